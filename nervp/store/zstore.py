@@ -1,0 +1,149 @@
+"""The on-disk store shared by every dataset the project writes (see docs/FORMAT.md).
+
+A dataset is a directory holding a zarr v3 group (one chunk per frame, Blosc zstd) and a
+`manifest.json` written last. Writes go to a hidden sibling directory that is renamed
+into place only when complete, so an interrupted write never leaves a directory that
+loads as valid, and an existing dataset is replaced only after its successor is whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+from nervp.errors import NervpError
+
+FORMAT = "nervp"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class DatasetError(NervpError):
+    """A dataset is missing, incomplete, corrupted or of the wrong kind (message says which)."""
+
+
+def compressor() -> BloscCodec:
+    return BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+
+
+def frame_array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype: str,
+                description: str) -> zarr.Array:
+    """An array whose first axis is the frame (or image) index, one chunk per frame."""
+    arr = group.create_array(name, shape=shape, chunks=(1, *shape[1:]), dtype=dtype,
+                             compressors=compressor(), fill_value=0)
+    arr.attrs["description"] = description
+    return arr
+
+
+def small_array(group: zarr.Group, name: str, data: np.ndarray, description: str) -> zarr.Array:
+    """A small array written whole in one chunk (per-frame parameters, schedules)."""
+    data = np.ascontiguousarray(data)
+    arr = group.create_array(name, shape=data.shape, chunks=data.shape or None, dtype=data.dtype,
+                             compressors=compressor(), fill_value=0)
+    arr[...] = data
+    arr.attrs["description"] = description
+    return arr
+
+
+def check_output(path: Path, overwrite: bool) -> None:
+    """Fail early, before any work, when `path` cannot be written."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise DatasetError(f"{path} already exists: choose another output or pass --overwrite")
+    if path.exists() and not path.is_dir():
+        raise DatasetError(f"{path} exists and is not a dataset directory: remove it or choose another output")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise DatasetError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise DatasetError(f"cannot write {path}: directory {parent} is not writable")
+
+
+@contextlib.contextmanager
+def atomic_dataset(path: Path, manifest: dict[str, Any], overwrite: bool = False) -> Iterator[zarr.Group]:
+    """Yield a zarr group in a temporary directory; on success write the manifest and rename.
+
+    The manifest dict may be updated by the caller inside the block (it is written at exit).
+    On any exception the temporary directory is removed and `path` is untouched.
+    """
+    path = Path(path)
+    check_output(path, overwrite)
+    tmp = path.absolute().parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        group = zarr.open_group(str(tmp), mode="w-")
+        yield group
+        manifest = {"format": FORMAT, "version": FORMAT_VERSION, **manifest}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if path.exists():
+            old = path.absolute().parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_manifest(path: Path, kind: str | None = None) -> dict[str, Any]:
+    """Read and check a dataset's manifest; raises DatasetError naming the problem and the fix."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path} does not exist")
+    mpath = path / MANIFEST
+    if not path.is_dir() or not mpath.is_file():
+        raise DatasetError(f"{path} is not a complete nervp dataset (no {MANIFEST}); "
+                           "it may be from an interrupted write: create it again")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{mpath} is corrupted ({e.__class__.__name__}): create the dataset again") from e
+    if manifest.get("format") != FORMAT:
+        raise DatasetError(f"{mpath} is not a nervp manifest (format={manifest.get('format')!r})")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise DatasetError(f"{path} has format version {manifest.get('version')}, this nervp reads "
+                           f"version {FORMAT_VERSION}: convert or re-create it")
+    if kind is not None and manifest.get("kind") != kind:
+        raise DatasetError(f"{path} holds a {manifest.get('kind')!r} dataset, expected {kind!r}")
+    return manifest
+
+
+def open_group(path: Path) -> zarr.Group:
+    try:
+        return zarr.open_group(str(path), mode="r")
+    except Exception as e:  # zarr raises several types for damaged metadata
+        raise DatasetError(f"{path} has damaged zarr metadata ({e}): create the dataset again") from e
+
+
+def check_arrays(group: zarr.Group, path: Path, expected: dict[str, tuple[int, ...]]) -> None:
+    """Every expected array exists with that shape and all its chunks are on disk."""
+    for name, shape in expected.items():
+        try:
+            arr = group[name]
+        except KeyError:
+            raise DatasetError(f"{path}: array {name!r} is missing: create the dataset again") from None
+        if tuple(arr.shape) != tuple(shape):
+            raise DatasetError(f"{path}: array {name!r} has shape {tuple(arr.shape)}, manifest says {tuple(shape)}")
+        if arr.nchunks_initialized != arr.nchunks:
+            raise DatasetError(f"{path}: array {name!r} has {arr.nchunks - arr.nchunks_initialized} of "
+                               f"{arr.nchunks} chunks missing (truncated copy?): create the dataset again")
+
+
+def read_chunk(arr: zarr.Array, index: Any, path: Path, name: str) -> np.ndarray:
+    """Read `arr[index]`, turning decode failures into a DatasetError that names the place."""
+    try:
+        return arr[index]
+    except Exception as e:
+        raise DatasetError(f"{path}: array {name!r} at {index!r} cannot be decoded ({e.__class__.__name__}: "
+                           f"{e}); the file is corrupted: create the dataset again") from e

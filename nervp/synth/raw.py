@@ -1,0 +1,124 @@
+"""The virtual light stage's high-speed camera: each image rendered at its own instant under
+its own light, recorded as a noisy 8-bit Bayer mosaic (paper section 6, Fig. 14)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nervp.errors import ConfigError
+from nervp.imaging.bayer import PATTERNS, mosaic
+from nervp.lightstage.schedule import TRACKING, Schedule, ScheduleConfig, make_schedule
+from nervp.store.olat import olat_manifest, write_olat_arrays
+from nervp.store.raw import KIND
+from nervp.store.zstore import atomic_dataset, frame_array, small_array
+from nervp.synth.render_olat import gbuffer, render_lights, render_sum
+from nervp.synth.simulate import SimConfig, VirtualStage, make_stage, stage_manifest
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """The camera sensor: mosaic, levels and noise (8-bit output as the paper's camera)."""
+
+    bayer: str = "RGGB"
+    """Colour-filter pattern of the top-left 2x2 block."""
+    black_level: int = 6
+    """Digital number recorded for no light."""
+    white_level: int = 255
+    """Digital number at saturation."""
+    full_well: float = 3000.0
+    """Electrons at the white level (sets the shot noise)."""
+    read_noise_dn: float = 0.7
+    """Read noise, standard deviation in digital numbers."""
+    headroom: float = 0.85
+    """Fraction of the white level that the brightest 0.1 % of an image's pixels reach."""
+    noise: bool = True
+    """Add shot and read noise."""
+
+
+@dataclass(frozen=True)
+class RawConfig:
+    """A raw capture: the scene (SimConfig: frames = number of OLAT sets), schedule and sensor."""
+
+    sim: SimConfig = field(default_factory=SimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    sensor: SensorConfig = field(default_factory=SensorConfig)
+
+
+def expose(radiance: torch.Tensor, gain: float, s: SensorConfig, rng: np.random.Generator) -> np.ndarray:
+    """Linear RGB (H, W, 3) -> (H, W) uint8 Bayer digital numbers."""
+    span = s.white_level - s.black_level
+    signal = mosaic(radiance, s.bayer).numpy().astype(np.float64) * gain  # fraction of white
+    if s.noise:
+        electrons = np.clip(signal, 0, None) * s.full_well
+        electrons = electrons + np.sqrt(electrons) * rng.standard_normal(signal.shape)
+        signal = electrons / s.full_well
+    dn = s.black_level + signal * span
+    if s.noise:
+        dn = dn + s.read_noise_dn * rng.standard_normal(signal.shape)
+    return np.clip(np.rint(dn), 0, 255).astype(np.uint8)
+
+
+def simulate_raw(out: Path, cfg: RawConfig, overwrite: bool = False,
+                 on_image: Callable[[int, int], None] | None = None) -> Path:
+    """Render a raw stream that yields `cfg.sim.frames` overlapping OLAT sets, with ground truth."""
+    if cfg.sensor.bayer not in PATTERNS:
+        raise ConfigError(f"unknown Bayer pattern {cfg.sensor.bayer!r}; choose one of {', '.join(PATTERNS)}")
+    if not 0 <= cfg.sensor.black_level < cfg.sensor.white_level <= 255:
+        raise ConfigError("sensor levels need 0 <= black_level < white_level <= 255")
+    stage = make_stage(cfg.sim)
+    L = stage.dome.n_lights
+    sched = make_schedule(cfg.sim.frames, L, cfg.schedule)
+    H = W = cfg.sim.size
+    truth = [stage.capture(float(sched.time[m])) for m in sched.sets_middle]
+    # exposure: OLAT images and tracking images each get a gain that fills the 8-bit range
+    olat_peak = max(np.percentile(f.olat.max(0), 99.9) for f in truth)
+    track_peak = max(np.percentile(f.full_lit, 99.9) for f in truth)
+    g_olat = cfg.sensor.headroom / max(olat_peak, 1e-8)
+    g_track = cfg.sensor.headroom / max(track_peak, 1e-8)
+    gain = np.where(sched.pattern == TRACKING, g_track, g_olat).astype(np.float32)
+    man = stage_manifest(stage)
+    man.update({
+        "kind": KIND, "n_images": sched.n_images, "n_sets": sched.n_sets, "n_lights": L,
+        "bayer": cfg.sensor.bayer, "black_level": cfg.sensor.black_level, "white_level": cfg.sensor.white_level,
+        "schedule": sched.to_json(), "dome": stage.dome.to_json(), "colour_space": "camera-raw-linear",
+        "sensor": {"full_well_e": cfg.sensor.full_well, "read_noise_dn": cfg.sensor.read_noise_dn,
+                   "noise": cfg.sensor.noise},
+        "linearise": "radiance = (DN - black_level) / (white_level - black_level) / gain[i]",
+    })
+    with atomic_dataset(Path(out), man, overwrite) as group:
+        images = frame_array(group, "images", (sched.n_images, H, W), "uint8", "Bayer images (N, H, W), DN")
+        for i in range(sched.n_images):
+            images[i] = _render_image(stage, sched, i, float(gain[i]), cfg.sensor)
+            if on_image is not None:
+                on_image(i, sched.n_images)
+        small_array(group, "pattern", sched.pattern, "LED lit per image, -1 = all-on tracking, (N,)")
+        small_array(group, "time", sched.time, "capture instant (s), (N,)")
+        small_array(group, "gain", gain, "exposure scale per image, (N,)")
+        small_array(group, "sets_middle", sched.sets_middle, "middle tracking image of each set, (S,)")
+        small_array(group, "sets_olat", sched.sets_olat, "image of LED l in set s, (S, L)")
+        tgroup = group.create_group("truth")
+        tman = olat_manifest(stage.dome, sched.n_sets, {k: man[k] for k in ("height", "width", "camera", "head_model")})
+        tman["fps"] = sched.output_fps
+        tman["arrays"] = write_olat_arrays(tgroup, truth, sched.n_sets, L, H, W, stage.performer.beta.numpy())
+        man["truth"] = tman
+    return Path(out)
+
+
+def _render_image(stage: VirtualStage, sched: Schedule, i: int, gain: float, sensor: SensorConfig) -> np.ndarray:
+    t = float(sched.time[i])
+    theta, phi = stage.params(np.array([t]))
+    mesh = stage.performer.posed(torch.from_numpy(theta[0]), torch.from_numpy(phi[0]))
+    q = stage.cfg.quality
+    gb = gbuffer(mesh, stage.camera, q.supersample)
+    p = int(sched.pattern[i])
+    if p == TRACKING:
+        img = render_sum(mesh, stage.camera, stage.light_pos, stage.light_rgb, q, gb)
+    else:
+        img = render_lights(mesh, stage.camera, stage.light_pos[p:p + 1], stage.light_rgb[p:p + 1], q, gb)[0][0]
+    rng = np.random.default_rng([stage.cfg.performer.seed, 0x726177, i])
+    return expose(img, gain, sensor, rng)

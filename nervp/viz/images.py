@@ -1,0 +1,54 @@
+"""Turning linear images into pictures a person can look at (PNG contact sheets)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def to_srgb8(linear: np.ndarray, exposure: float = 1.0) -> np.ndarray:
+    """Linear RGB (..., 3) -> sRGB-encoded uint8 with a simple exposure and clipping."""
+    x = np.clip(np.nan_to_num(linear * exposure), 0.0, 1.0)
+    s = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+    return (s * 255 + 0.5).astype(np.uint8)
+
+
+def auto_exposure(linear: np.ndarray, target: float = 0.8, q: float = 99.5) -> float:
+    """Exposure that maps the q-th percentile of the non-zero values to `target`."""
+    v = linear[linear > 0]
+    return float(target / max(np.percentile(v, q), 1e-8)) if v.size else 1.0
+
+
+def grid(tiles: list[np.ndarray], cols: int, pad: int = 2, bg: int = 32) -> np.ndarray:
+    """Arrange equally sized uint8 (H, W, 3) tiles in rows of `cols`."""
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // cols)
+    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), bg, np.uint8)
+    for k, t in enumerate(tiles):
+        r, c = divmod(k, cols)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = t
+    return out
+
+
+def label(tile: np.ndarray, text: str) -> np.ndarray:
+    """Write `text` in the top-left corner of a uint8 tile."""
+    im = Image.fromarray(tile)
+    d = ImageDraw.Draw(im)
+    d.rectangle([0, 0, 6 * len(text) + 3, 11], fill=(0, 0, 0))
+    d.text((2, 0), text, fill=(255, 255, 255))
+    return np.asarray(im)
+
+
+def save_png(path: Path, image: np.ndarray) -> None:
+    """Write a PNG atomically (temporary name, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        Image.fromarray(image).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
