@@ -26,8 +26,8 @@ Inputs are screen-space vertices from `camera.project`: pixel x (right), pixel y
    corner), ``ox = (col0 + 0.5) - x0`` and ``oy = (row0 + 0.5) - y0``, the pixel
    offset from vertex 0 is ``dx = ox + lx``, ``dy = oy + ly``, and the screen-space
    barycentrics are ``l1 = A1*dx + B1*dy``, ``l2 = A2*dx + B2*dy`` with
-   ``A1 = (y2-y0)/a``, ``B1 = -(x2-x0)/a``, ``A2 = -(y1-y0)/a``, ``B2 = (x1-x0)/a``
-   (Cramer's rule; ``l0 = 1 - l1 - l2``). The pixel is covered, on the edge
+   ``A1 = (y2-y0)*r``, ``B1 = -(x2-x0)*r``, ``A2 = -(y1-y0)*r``, ``B2 = (x1-x0)*r``,
+   ``r = 1/a`` (Cramer's rule; ``l0 = 1 - l1 - l2``). The pixel is covered, on the edge
    included, when ``l1 >= -eps``, ``l2 >= -eps`` and ``l1 + l2 <= 1 + eps`` with
    ``eps = 2**-17``.
 5. **Depth.** ``1/z`` is affine in screen space:
@@ -72,7 +72,7 @@ AREA_EPS = 2.0**-20
 
 _EMPTY = torch.iinfo(torch.int64).max
 _LOW32 = 0xFFFFFFFF
-_TRI_BLOCK = 1 << 17  # triangles set up at once
+_TRI_BLOCK = 1 << 19  # triangles set up at once
 _PAIR_BLOCK = 1 << 20  # pairs evaluated at once: keeps temporaries cache-resident
 _NCOLS = 9  # rows of the per-triangle table: ox oy A1 B1 A2 B2 iz0 Az Bz
 
@@ -106,14 +106,18 @@ class Fragments:
 def _check(screen: Tensor, faces: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
     if not isinstance(screen, Tensor) or screen.dim() != 3 or screen.shape[-1] != 3:
         shape = tuple(screen.shape) if isinstance(screen, Tensor) else type(screen).__name__
-        raise ValueError(f"screen must be a (B, V, 3) tensor of pixel x, y and depth z; got {shape}")
+        raise ValueError(
+            f"screen must be a (B, V, 3) tensor of pixel x, y and depth z; got {shape}"
+        )
     if not screen.is_floating_point():
         raise ValueError(f"screen must be floating point, got {screen.dtype}")
     if not isinstance(faces, Tensor) or faces.dim() != 2 or faces.shape[-1] != 3:
         shape = tuple(faces.shape) if isinstance(faces, Tensor) else type(faces).__name__
         raise ValueError(f"faces must be an (F, 3) integer tensor; got {shape}")
     if faces.is_floating_point() or faces.dtype == torch.bool:
-        raise ValueError(f"faces must be integer, got {faces.dtype} with shape {tuple(faces.shape)}")
+        raise ValueError(
+            f"faces must be integer, got {faces.dtype} with shape {tuple(faces.shape)}"
+        )
     if int(height) <= 0 or int(width) <= 0:
         raise ValueError(f"image size must be positive, got height={height}, width={width}")
     v = screen.shape[1]
@@ -136,12 +140,23 @@ def _near32(near: float) -> float:
 # --------------------------------------------------------------------------- per triangle
 
 
-def _box(x: Tensor, y: Tensor, z: Tensor, height: int, width: int, near: float, cull: bool):
+def _box(
+    x: Tensor,
+    y: Tensor,
+    z: Tensor,
+    height: int,
+    width: int,
+    near: float,
+    cull: bool,
+    out: Tensor | None = None,
+):
     """Candidate box and drop test (rules 1-3). x, y, z: (3, n) float32 per vertex.
 
     Returns col0, row0, bw, bh: (n,) float32 first column/row and box size (0 when
-    empty), and keep: (n,) bool.
+    empty), and keep: (n,) bool. `out` (2, n), if given, receives col0 and row0.
     """
+    if out is None:
+        out = torch.empty((2,) + x.shape[1:], dtype=torch.float32, device=x.device)
     x0, x1, x2 = x
     y0, y1, y2 = y
     area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
@@ -150,9 +165,9 @@ def _box(x: Tensor, y: Tensor, z: Tensor, height: int, width: int, near: float, 
     keep &= torch.minimum(torch.minimum(z[0], z[1]), z[2]) > near  # NaN z fails too
     if cull:
         keep &= area < 0
-    col0 = torch.ceil(torch.minimum(torch.minimum(x0, x1), x2) - 0.5).clamp_(min=0.0)
+    col0 = torch.ceil(torch.minimum(torch.minimum(x0, x1), x2) - 0.5, out=out[0]).clamp_(min=0.0)
     col1 = torch.floor(torch.maximum(torch.maximum(x0, x1), x2) - 0.5).clamp_(max=width - 1.0)
-    row0 = torch.ceil(torch.minimum(torch.minimum(y0, y1), y2) - 0.5).clamp_(min=0.0)
+    row0 = torch.ceil(torch.minimum(torch.minimum(y0, y1), y2) - 0.5, out=out[1]).clamp_(min=0.0)
     row1 = torch.floor(torch.maximum(torch.maximum(y0, y1), y2) - 0.5).clamp_(max=height - 1.0)
     bw = (col1 - col0 + 1.0).clamp_(min=0.0)
     bh = (row1 - row0 + 1.0).clamp_(min=0.0)
@@ -169,10 +184,11 @@ def _coeffs(x: Tensor, y: Tensor, z: Tensor, col0: Tensor, row0: Tensor) -> Tens
     ox, oy, A1, B1, A2, B2, iz0, Az, Bz = out.unbind(0)
     torch.sub(col0 + 0.5, x0, out=ox)
     torch.sub(row0 + 0.5, y0, out=oy)
-    torch.div(e2y, area, out=A1)
-    torch.div(e2x.neg_(), area, out=B1)
-    torch.div(e1y.neg_(), area, out=A2)
-    torch.div(e1x, area, out=B2)
+    inv = torch.reciprocal(area)
+    torch.mul(e2y, inv, out=A1)
+    torch.mul(e2x.neg_(), inv, out=B1)
+    torch.mul(e1y.neg_(), inv, out=A2)
+    torch.mul(e1x, inv, out=B2)
     torch.reciprocal(z[0], out=iz0)
     d1 = torch.reciprocal(z[1]).sub_(iz0)
     d2 = torch.reciprocal(z[2]).sub_(iz0)
@@ -181,15 +197,17 @@ def _coeffs(x: Tensor, y: Tensor, z: Tensor, col0: Tensor, row0: Tensor) -> Tens
     return out
 
 
-def _gather_vertices(screen_t: Tensor, faces: Tensor, ids: Tensor, n_faces: int,
-                     n_verts: int) -> Tensor:
+def _gather_vertices(
+    screen_t: Tensor, faces: Tensor, ids: Tensor, n_faces: int, n_verts: int
+) -> Tensor:
     """(3 coords, 3 corners, n) float32 vertices of flat triangle ids (b * F + f).
 
     screen_t: (3, B * V) screen coordinates, one row per coordinate.
     """
     b = torch.div(ids, n_faces, rounding_mode="floor")
     vid = faces.index_select(0, ids - b * n_faces) + (b * n_verts).unsqueeze(1)  # (n, 3)
-    return screen_t.index_select(1, vid.t().reshape(-1)).view(3, 3, -1)
+    vid = vid.t().reshape(1, -1)
+    return torch.gather(screen_t, 1, vid.expand(3, -1)).view(3, 3, -1)
 
 
 # --------------------------------------------------------------------------- fast path
@@ -227,8 +245,9 @@ def _covered(dx: Tensor, dy: Tensor, A1, B1, A2, B2, iz0, Az, Bz) -> tuple[Tenso
 
 def _slot_offsets(bw: int, bh: int, width: int, device) -> tuple[Tensor, Tensor, Tensor]:
     """(S, 1) column and row offsets (float32) and pixel-key offsets (int64) of a box."""
-    ly, lx = torch.meshgrid(torch.arange(bh, device=device), torch.arange(bw, device=device),
-                            indexing="ij")
+    ly, lx = torch.meshgrid(
+        torch.arange(bh, device=device), torch.arange(bw, device=device), indexing="ij"
+    )
     ly, lx = ly.reshape(-1, 1), lx.reshape(-1, 1)
     return lx.float(), ly.float(), ly * width + lx
 
@@ -236,14 +255,16 @@ def _slot_offsets(bw: int, bh: int, width: int, device) -> tuple[Tensor, Tensor,
 def _small_class(buf, cols, base, tid, bw: int, bh: int, width: int, cap: int) -> None:
     """Triangles whose boxes are exactly bw x bh: dense (slots, triangles) tiles."""
     lx, ly, koff = _slot_offsets(bw, bh, width, buf.device)
-    n = base.shape[0]
+    n = base.shape[1]
     step = max(1, cap // (bw * bh))
     for a in range(0, n, step):
-        c = cols[:, a:a + step]
+        c = cols[:, a : a + step]
         ox, oy, A1, B1, A2, B2, iz0, Az, Bz = c.unbind(0)
         s, h = _covered(ox + lx, oy + ly, A1, B1, A2, B2, iz0, Az, Bz)
-        packed = _pack(s, h, tid[a:a + step])
-        buf.scatter_reduce_(0, (base[a:a + step] + koff).view(-1), packed.view(-1), reduce="amin")
+        packed = _pack(s, h, tid[:, a : a + step])
+        buf.scatter_reduce_(
+            0, (base[:, a : a + step] + koff).view(-1), packed.view(-1), reduce="amin"
+        )
 
 
 def _blocks(count: Tensor, cap: int) -> list[tuple[int, int, int]]:
@@ -280,9 +301,35 @@ def _big_class(buf, cols, base, tid, bw: Tensor, count: Tensor, width: int, cap:
         buf.scatter_reduce_(0, key, packed, reduce="amin")
 
 
-def _zbuffer(screen: Tensor, faces: Tensor, height: int, width: int, cull: bool, near: float,
-             max_pairs: int) -> Tensor:
-    """(B * H * W,) int64 packed winners: z bits << 32 | flat triangle id, or _EMPTY."""
+def _chunks(B: int, F: int, block: int):
+    """(b0, b1, f0, f1) triangle blocks: whole images [b0, b1) when a mesh fits in a
+    block, else face ranges [f0, f1) of one image. Flat ids run contiguously."""
+    if block >= F:
+        k = block // F
+        for b0 in range(0, B, k):
+            yield b0, min(b0 + k, B), 0, F
+    else:
+        for b in range(B):
+            for f0 in range(0, F, block):
+                yield b, b + 1, f0, min(f0 + block, F)
+
+
+def _classify(bw: Tensor, bh: Tensor, keep: Tensor) -> tuple[Tensor, list[int]]:
+    """Box class per triangle (uint8): 4 * (bw - 1) + (bh - 1) for boxes up to 4 x 4
+    pixels, _BIG for larger ones, _NONE for dropped triangles and empty boxes; and the
+    number of triangles in each class."""
+    lut = torch.full((_SMALL + 2, _SMALL + 2), _BIG, dtype=torch.uint8)
+    lut[1:-1, 1:-1] = torch.arange(_BIG, dtype=torch.uint8).view(_SMALL, _SMALL)
+    lut[0, :] = lut[:, 0] = _NONE
+    raw = (bw * keep).clamp_(max=_SMALL + 1) * (_SMALL + 2) + bh.clamp(max=_SMALL + 1)
+    cls = lut.view(-1).to(bw.device).index_select(0, raw.long())
+    return cls, torch.bincount(cls, minlength=_NONE + 1).tolist()
+
+
+def _zbuffer(
+    screen: Tensor, faces: Tensor, height: int, width: int, cull: bool, near: float, max_pairs: int
+) -> Tensor:
+    """(B * H * W,) int64 packed winners: z bits << 32 | flat triangle id (b * F + f)."""
     B, V = screen.shape[:2]
     F = faces.shape[0]
     hw = height * width
@@ -290,42 +337,55 @@ def _zbuffer(screen: Tensor, faces: Tensor, height: int, width: int, cull: bool,
     buf = torch.full((B * hw,), _EMPTY, dtype=torch.int64, device=dev)
     if F == 0:
         return buf
-    screen_t = screen.reshape(B * V, 3).t().contiguous()
-    cap = max(1, min(int(max_pairs), _PAIR_BLOCK))
-    total = B * F
-    block = _TRI_BLOCK if dev.type == "cpu" else max(_TRI_BLOCK, int(max_pairs) // 8)
-    for c0 in range(0, total, block):
-        ids = torch.arange(c0, min(c0 + block, total), device=dev)
-        xyz = _gather_vertices(screen_t, faces, ids, F, V)
-        col0, row0, bw, bh, keep = _box(*xyz, height, width, near, cull)
-        # class: 4 * bw + bh - 5 for boxes up to 4 x 4, _BIG above, _NONE when dropped/empty
-        cls = torch.where((bw > _SMALL) | (bh > _SMALL), float(_BIG), bw * _SMALL + bh - (_SMALL + 1))
-        cls = torch.where(keep & (bw > 0) & (bh > 0), cls, float(_NONE)).to(torch.uint8)
-        sizes = torch.bincount(cls, minlength=_NONE + 1).tolist()
-        n_live = len(ids) - sizes[_NONE]
+    screen_t = screen.reshape(B * V, 3).t().contiguous()  # (3, B * V)
+    faces_t = faces.t().contiguous()  # (3, F)
+    if dev.type == "cpu":  # blocks sized for the caches
+        cap, block = max(1, min(int(max_pairs), _PAIR_BLOCK)), _TRI_BLOCK
+    else:  # few, large launches
+        cap, block = max(1, int(max_pairs)), max(_TRI_BLOCK, int(max_pairs) // 8)
+    for b0, b1, f0, f1 in _chunks(B, F, block):
+        nf = f1 - f0
+        vid = faces_t[:, None, f0:f1] + (torch.arange(b0, b1, device=dev) * V).view(1, -1, 1)
+        n = vid[0].numel()
+        # rows: x0 x1 x2 y0 y1 y2 z0 z1 z2 col0 row0 of every triangle of the block
+        tab = torch.empty(11, n, dtype=torch.float32, device=dev)
+        for c in range(3):  # rows: x0 x1 x2 y0 y1 y2 z0 z1 z2 col0 row0
+            torch.index_select(screen_t[c], 0, vid.reshape(-1), out=tab[3 * c : 3 * c + 3].view(-1))
+        col0, row0, bw, bh, keep = _box(*tab[:9].view(3, 3, n), height, width, near, cull, tab[9:])
+        cls, sizes = _classify(bw, bh, keep)
+        n_live = cls.shape[0] - sizes[_NONE]
         if n_live == 0:
             continue
+        # sort the live triangles by class: each class is then one contiguous slice
         order = torch.argsort(cls, stable=True)[:n_live]
-        xyz = xyz.index_select(2, order)
-        col0, row0 = col0.index_select(0, order), row0.index_select(0, order)
-        cols = _coeffs(xyz[0], xyz[1], xyz[2], col0, row0)
-        tid = order + c0
-        img = torch.div(tid, F, rounding_mode="floor")
+        sel = torch.empty(11, n_live, dtype=torch.float32, device=dev)
+        for r in range(11):
+            torch.index_select(tab[r], 0, order, out=sel[r])
+        col0, row0 = sel[9], sel[10]
+        cols = _coeffs(*sel[:9].view(3, 3, -1), col0, row0)
+        img = torch.div(order, nf, rounding_mode="floor") + b0
         base = img * hw + (row0 * width + col0).long()
+        tid = order + (b0 * F + f0)
         a = 0
         for k in range(_NONE):
             n = sizes[k]
-            if n == 0:
-                continue
             sl = slice(a, a + n)
-            if k < _BIG:
-                _small_class(buf, cols[:, sl], base[sl].unsqueeze(0), tid[sl].unsqueeze(0),
-                             k // _SMALL + 1, k % _SMALL + 1, width, cap)
-            else:
+            if n and k < _BIG:
+                _small_class(
+                    buf,
+                    cols[:, sl],
+                    base[sl].unsqueeze(0),
+                    tid[sl].unsqueeze(0),
+                    k // _SMALL + 1,
+                    k % _SMALL + 1,
+                    width,
+                    cap,
+                )
+            elif n:
                 o = order[sl]
                 bwk = bw.index_select(0, o)
-                _big_class(buf, cols[:, sl], base[sl], tid[sl], bwk,
-                           (bwk * bh.index_select(0, o)).long(), width, cap)
+                count = (bwk * bh.index_select(0, o)).long()
+                _big_class(buf, cols[:, sl], base[sl], tid[sl], bwk, count, width, cap)
             a += n
     return buf
 
@@ -338,9 +398,16 @@ def _unpack_depth(buf: Tensor) -> Tensor:
     return torch.where(zkey < _INF_BITS, zkey.view(torch.float32), torch.inf)
 
 
-def rasterize_depth(screen: Tensor, faces: Tensor, height: int, width: int, *,
-                    cull_backfaces: bool = False, near: float = 1e-3,
-                    max_pairs: int = 2**24) -> Tensor:
+def rasterize_depth(
+    screen: Tensor,
+    faces: Tensor,
+    height: int,
+    width: int,
+    *,
+    cull_backfaces: bool = False,
+    near: float = 1e-3,
+    max_pairs: int = 2**24,
+) -> Tensor:
     """Depth only (B, H, W) float32, +inf on background: `rasterize(...).depth` without
     the barycentric pass (for shadow maps)."""
     screen, faces = _check(screen, faces, height, width)
@@ -349,9 +416,16 @@ def rasterize_depth(screen: Tensor, faces: Tensor, height: int, width: int, *,
     return _unpack_depth(buf).view(screen.shape[0], height, width)
 
 
-def rasterize(screen: Tensor, faces: Tensor, height: int, width: int, *,
-              cull_backfaces: bool = False, near: float = 1e-3,
-              max_pairs: int = 2**24) -> Fragments:
+def rasterize(
+    screen: Tensor,
+    faces: Tensor,
+    height: int,
+    width: int,
+    *,
+    cull_backfaces: bool = False,
+    near: float = 1e-3,
+    max_pairs: int = 2**24,
+) -> Fragments:
     """Rasterize a batch of meshes that share one triangle list.
 
     Args:
@@ -393,8 +467,9 @@ def rasterize(screen: Tensor, faces: Tensor, height: int, width: int, *,
     )
 
 
-def _resolve(screen: Tensor, faces: Tensor, tid: Tensor, pix: Tensor, height: int,
-             width: int) -> Tensor:
+def _resolve(
+    screen: Tensor, faces: Tensor, tid: Tensor, pix: Tensor, height: int, width: int
+) -> Tensor:
     """(n, 3) barycentrics (rule 7) of flat triangle ids `tid` at in-image pixels `pix`."""
     B, V = screen.shape[:2]
     screen_t = screen.reshape(B * V, 3).t().contiguous()
@@ -440,8 +515,15 @@ def interpolate(frags: Fragments, faces: Tensor, attrs: Tensor) -> Tensor:
 # --------------------------------------------------------------------------- reference
 
 
-def rasterize_reference(screen: Tensor, faces: Tensor, height: int, width: int, *,
-                        cull_backfaces: bool = False, near: float = 1e-3) -> Fragments:
+def rasterize_reference(
+    screen: Tensor,
+    faces: Tensor,
+    height: int,
+    width: int,
+    *,
+    cull_backfaces: bool = False,
+    near: float = 1e-3,
+) -> Fragments:
     """Slow, obviously-correct twin of `rasterize`: a Python loop over triangles and the
     pixels of each bounding box, in numpy float32 scalars, with the same rules."""
     screen, faces = _check(screen, faces, height, width)
@@ -469,7 +551,8 @@ def rasterize_reference(screen: Tensor, faces: Tensor, height: int, width: int, 
                 col1 = min(np.floor(max(x0, x1, x2) - f32(0.5)), f32(width - 1))
                 row0 = max(np.ceil(min(y0, y1, y2) - f32(0.5)), f32(0))
                 row1 = min(np.floor(max(y0, y1, y2) - f32(0.5)), f32(height - 1))
-                A1, B1, A2, B2 = e2y / area, (-e2x) / area, (-e1y) / area, e1x / area
+                inv = f32(1) / area
+                A1, B1, A2, B2 = e2y * inv, (-e2x) * inv, (-e1y) * inv, e1x * inv
                 iz0, iz1, iz2 = f32(1) / z0, f32(1) / z1, f32(1) / z2
                 d1, d2 = iz1 - iz0, iz2 - iz0
                 Az, Bz = A1 * d1 + A2 * d2, B1 * d1 + B2 * d2
@@ -484,7 +567,9 @@ def rasterize_reference(screen: Tensor, faces: Tensor, height: int, width: int, 
                         if not (l1 >= -eps and l2 >= -eps and l1 + l2 <= one_eps and s > 0):
                             continue
                         zz = f32(1) / s
-                        if not np.isfinite(zz) or zz >= depth[b, i, j]:  # ties keep the earlier, smaller face
+                        if (
+                            not np.isfinite(zz) or zz >= depth[b, i, j]
+                        ):  # ties keep the earlier, smaller face
                             continue
                         l0 = (f32(1) - l1) - l2
                         w0 = max(l0, f32(0)) * iz0

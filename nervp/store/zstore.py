@@ -40,7 +40,8 @@ def frame_array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype: str
                 description: str) -> zarr.Array:
     """An array whose first axis is the frame (or image) index, one chunk per frame."""
     arr = group.create_array(name, shape=shape, chunks=(1, *shape[1:]), dtype=dtype,
-                             compressors=compressor(), fill_value=0)
+                             compressors=compressor(), fill_value=0,
+                             config={"write_empty_chunks": True})
     arr.attrs["description"] = description
     return arr
 
@@ -49,7 +50,8 @@ def small_array(group: zarr.Group, name: str, data: np.ndarray, description: str
     """A small array written whole in one chunk (per-frame parameters, schedules)."""
     data = np.ascontiguousarray(data)
     arr = group.create_array(name, shape=data.shape, chunks=data.shape or None, dtype=data.dtype,
-                             compressors=compressor(), fill_value=0)
+                             compressors=compressor(), fill_value=0,
+                             config={"write_empty_chunks": True})
     arr[...] = data
     arr.attrs["description"] = description
     return arr

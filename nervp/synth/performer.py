@@ -109,6 +109,7 @@ class Performer:
     face_detail: Tensor
     rest: Tensor
     faces: Tensor
+    shadow_faces: Tensor
     part: Tensor
     head_weight: Tensor
     albedo: Tensor
@@ -153,7 +154,8 @@ class Performer:
         albedo[eyes] = self._eye_albedo(lm)
         head = self.part == PARTS.index("cranium")
         centre = v[head].mean(0) + torch.tensor([0.0, -0.08, 0.02])
-        return PosedMesh(v, faces, normals, albedo, self.roughness, self.f0, self.sss, centre, 0.36)
+        return PosedMesh(v, faces, normals, albedo, self.roughness, self.f0, self.sss, self.shadow_faces,
+                         centre, 0.36)
 
     def _eye_albedo(self, lm: Tensor) -> Tensor:
         """Albedo of both eyeballs with iris and pupil facing the model's iris landmarks."""
@@ -205,7 +207,9 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
     g = model.groups
 
     # ---- face: subdivide, then fine detail along the rest normals
-    sub = subdivide(model.faces, model.mean.shape[0], levels=cfg.face_subdivisions)
+    # interpolating subdivision: the rendered surface passes through every model landmark
+    sub = subdivide(model.faces, model.mean.shape[0], levels=cfg.face_subdivisions, scheme="midpoint",
+                    smooth_steps=2)
     face_v = sub.apply(rest_lm_t).numpy().astype(np.float64)
     face_f = sub.faces.numpy()
     used = np.unique(face_f)
@@ -283,7 +287,7 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
     az = np.arctan2(hd[:, 0], hd[:, 2])
     front = 0.5 * (1 + np.cos(az))  # 1 at the face, 0 at the back
     forehead_top = (rest_lm[g.forehead_top] - centre) / axes
-    front_level = forehead_top[1] / np.linalg.norm(forehead_top) + 0.05 + 0.12 * app.hairline
+    front_level = forehead_top[1] / np.linalg.norm(forehead_top) + 0.1 + 0.12 * app.hairline
     back_level = -0.55 - 0.35 * app.hair_length
     level = front * front_level + (1 - front) * np.where(np.abs(np.sin(az)) > 0.5, 0.05 * front_level + 0.95 * (back_level * 0.6), back_level)
     keep = hd[:, 1] > level
@@ -325,11 +329,11 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
 
     # ---- neck and torso
     chin_y = rest_lm[g.chin, 1]
-    neck_prof = np.array([[chin_y + 0.06, 0.05, 0.052], [chin_y - 0.02, 0.052, 0.055], [-0.17, 0.058, 0.06], [-0.20, 0.07, 0.068]])
+    neck_prof = np.array([[chin_y + 0.06, 0.05, 0.052], [chin_y - 0.02, 0.052, 0.055], [-0.14, 0.057, 0.06], [-0.165, 0.068, 0.066]])
     neck = tube(neck_prof, 32).transformed(offset=(0, 0, centre[2] - 0.02))
     sw = app.shoulder_width
-    torso_prof = np.array([[-0.175, 0.075, 0.07], [-0.195, 0.12, 0.085], [-0.215, sw * 0.85, 0.105],
-                           [-0.25, sw, 0.115], [-0.32, sw * 1.04, 0.12], [-0.6, sw * 1.02, 0.12]])
+    torso_prof = np.array([[-0.145, 0.07, 0.068], [-0.165, 0.125, 0.085], [-0.185, sw * 0.88, 0.105],
+                           [-0.215, sw, 0.115], [-0.29, sw * 1.04, 0.12], [-0.6, sw * 1.02, 0.12]])
     torso = tube(torso_prof, 48, cap_top=True, cap_bottom=True).transformed(offset=(0, 0, centre[2] - 0.03))
 
     parts = {"face": None, "skirt": None, "cranium": cranium, "hair": hair, "ear_left": ears[0], "ear_right": ears[1],
@@ -339,6 +343,12 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
     combined, part = merge(meshes)
     # the skirt's triangles reference face and skirt vertices, which lie consecutively at the start
     faces_all = np.concatenate([combined.faces[: len(face_f)], face_mesh.faces[len(face_f):], combined.faces[len(face_f):]])
+    # shadows are cast by a coarser face: one subdivision level less, over the same vertices
+    # (subdivision keeps each level's vertices first, so coarse indices stay valid)
+    coarse = subdivide(model.faces, model.mean.shape[0], levels=max(cfg.face_subdivisions - 1, 0),
+                       scheme="midpoint").faces.numpy() \
+        if cfg.face_subdivisions > 0 else face_f
+    shadow_all = np.concatenate([coarse, face_mesh.faces[len(face_f):], combined.faces[len(face_f):]])
 
     # ---- materials
     V = len(combined.verts)
@@ -365,10 +375,10 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
     # cheeks and nose a little redder, under-eyes a little darker
     for side in ("left", "right"):
         cheek = rest_lm[getattr(g, f"{side}_iris_center")] + np.array([0, -0.035, 0])
-        w = np.exp(-(np.linalg.norm(fv[:, :2] - cheek[:2], axis=1) / 0.02) ** 2)[:, None]
-        face_alb *= 1 - 0.12 * w * np.array([0.0, 1.0, 1.0])
-    nose_w = np.exp(-(np.linalg.norm(fv[:, :2] - rest_lm[g.nose_tip, :2], axis=1) / 0.012) ** 2)[:, None]
-    face_alb *= 1 - 0.08 * nose_w * np.array([0.0, 1.0, 1.0])
+        w = np.exp(-(np.linalg.norm(fv[:, :2] - cheek[:2], axis=1) / 0.03) ** 2)[:, None]
+        face_alb *= 1 - 0.06 * w * np.array([0.0, 1.0, 1.0])
+    nose_w = np.exp(-(np.linalg.norm(fv[:, :2] - rest_lm[g.nose_tip, :2], axis=1) / 0.015) ** 2)[:, None]
+    face_alb *= 1 - 0.05 * nose_w * np.array([0.0, 1.0, 1.0])
     # brows: hair-coloured band along the brow landmarks
     for side in ("left", "right"):
         up = rest_lm[list(getattr(g, f"{side}_brow_upper")), :2]
@@ -378,6 +388,13 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
         strands = 0.7 + 0.3 * _value_noise(fv * np.array([1, 6, 1]), 400, cfg.seed + 7)
         face_alb[inb] = np.asarray(app.hair)[None] * 1.3 * strands[inb, None] + skin * 0.15
         rough[: len(fv)][inb] = 0.6
+    # lash lines: dark upper lid margins, softer lower ones
+    for side in ("left", "right"):
+        for lid, strength, width in (("upper", 0.8, 0.0016), ("lower", 0.4, 0.001)):
+            line = rest_lm[list(getattr(g, f"{side}_eye_{lid}")), :2]
+            d = _polyline_distance(fv[:, :2], line)
+            near_eye = fv[:, 2] > rest_lm[list(getattr(g, f"{side}_eye_{lid}")), 2].min() - 0.01
+            face_alb *= 1 - strength * (np.exp(-((d / width) ** 2)) * near_eye)[:, None]
     albedo[: len(fv)] = face_alb
     rough[: len(fv)] = np.where(lips, 0.32, rough[: len(fv)])
     # oilier T-zone
@@ -409,14 +426,15 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
     hw = np.ones(V)
     hw[pid["torso"]] = 0.0
     ny = vv[pid["neck"], 1]
-    hw[pid["neck"]] = np.clip((ny - (-0.17)) / (chin_y + 0.02 - (-0.17)), 0, 1) ** 1.5
+    hw[pid["neck"]] = np.clip((ny - (-0.145)) / (chin_y + 0.02 - (-0.145)), 0, 1) ** 1.5
 
     t32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
     skirt_src = torch.as_tensor(np.asarray(outline), dtype=torch.int64)
     _ = rng
     return Performer(
         appearance=app, model=model, beta=beta, sub=sub, face_detail=t32(face_detail), rest=t32(combined.verts),
-        faces=torch.as_tensor(faces_all, dtype=torch.int64), part=torch.as_tensor(part, dtype=torch.int64),
+        faces=torch.as_tensor(faces_all, dtype=torch.int64), shadow_faces=torch.as_tensor(shadow_all, dtype=torch.int64),
+        part=torch.as_tensor(part, dtype=torch.int64),
         head_weight=t32(hw), albedo=t32(albedo.clip(0, 1)), roughness=t32(rough), f0=t32(f0), sss=t32(sss),
         skirt_src=skirt_src, skirt_off=t32(skirt_off), eye_dir=t32(np.concatenate(eye_dirs)),
         eye_centers=t32(np.stack(eye_centers)), jaw_anchor=int(g.lips_inner_lower[len(g.lips_inner_lower) // 2]),

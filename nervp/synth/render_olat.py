@@ -26,12 +26,14 @@ class RenderQuality:
 
     supersample: int = 2
     """Sub-samples per pixel side used for alpha (1 = hard edges)."""
-    shadow_size: int = 160
+    shadow_size: int = 128
     """Resolution of each LED's shadow depth map."""
     shadow_bias: float = 0.004
     """Depth bias in metres against self-shadowing acne."""
     normal_offset: float = 0.002
     """Push lookups this far along the normal before the shadow test (metres)."""
+    pcf: int = 0
+    """Shadow filter radius in texels (0 = 2x2 bilinear percentage-closer filtering)."""
     light_chunk: int = 24
     """Shade this many LEDs at a time (bounds memory)."""
 
@@ -43,6 +45,7 @@ class PosedMesh:
     Attributes:
         verts: (V, 3) metres. faces: (F, 3) int64. normals: (V, 3) unit.
         albedo: (V, 3) linear. roughness, f0, sss: (V,).
+        shadow_faces: (F', 3) int64 coarser triangles over the same vertices, used to cast shadows.
         bound_center: (3,) and bound_radius: a sphere containing the mesh part that can cast
             shadows on what the camera sees (used to aim the shadow maps).
     """
@@ -54,6 +57,7 @@ class PosedMesh:
     roughness: Tensor
     f0: Tensor
     sss: Tensor
+    shadow_faces: Tensor
     bound_center: Tensor
     bound_radius: float
 
@@ -110,8 +114,9 @@ def light_visibility(mesh: PosedMesh, points: Tensor, normals: Tensor, light_pos
     out = []
     for i in range(0, light_pos.shape[0], q.light_chunk):
         cams = light_cameras(light_pos[i:i + q.light_chunk], mesh.bound_center, mesh.bound_radius, q.shadow_size)
-        depth = shadow_depth(mesh.verts, mesh.faces, cams)
-        out.append(visibility(points, cams, depth, bias=q.shadow_bias, normals=normals, normal_offset=q.normal_offset))
+        depth = shadow_depth(mesh.verts, mesh.shadow_faces, cams)
+        out.append(visibility(points, cams, depth, bias=q.shadow_bias, pcf=q.pcf, normals=normals,
+                              normal_offset=q.normal_offset))
     return torch.cat(out, 0)
 
 

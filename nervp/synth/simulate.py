@@ -24,9 +24,9 @@ class CameraConfig:
 
     distance: float = 1.0
     """Metres from the head centre along +z."""
-    height: float = -0.02
+    height: float = -0.01
     """Camera height (m) relative to the head centre."""
-    aim_height: float = -0.045
+    aim_height: float = -0.03
     """Height (m) of the point the camera looks at."""
     fov_y_deg: float = 24.0
     """Vertical field of view in degrees (head and shoulders)."""

@@ -1,0 +1,255 @@
+"""Rasterizer throughput: images per second over mesh size, resolution and batch.
+
+Method (see STYLE.md section 9): fixed seeds and geometry; one warm-up call, then the
+median of 5 timed calls (synchronised on GPU); peak resident memory per case
+(Linux: VmHWM after resetting it through /proc/self/clear_refs; GPU: peak allocated).
+The scene is a closed UV sphere whose silhouette fills ~60 % of the frame, seen by 1
+camera or by 16 cameras around it (shadow-map style). The slow reference runs once
+at 64 x 64 in the same process, so the stated speed-up is a same-machine ratio.
+A last case is the lead's per-frame budget: one 256^2 view of a ~30k-triangle mesh
+plus 96 shadow maps.
+
+Run:  python benchmarks/bench_rasterizer.py [--device cuda] [--quick]
+Writes benchmarks/results/rasterizer.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from nervp.render import make_camera, project, rasterize, rasterize_depth, rasterize_reference
+
+OUT = Path(__file__).parent / "results" / "rasterizer.json"
+
+
+def uv_sphere(n_lat: int, n_lon: int, radius: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Closed UV sphere with 2 * n_lon * (n_lat - 1) triangles."""
+    theta = torch.linspace(0, math.pi, n_lat + 1)[1:-1]
+    phi = torch.arange(n_lon) * (2 * math.pi / n_lon)
+    st, ct = torch.sin(theta)[:, None], torch.cos(theta)[:, None]
+    ring = torch.stack([st * torch.cos(phi), ct.expand(-1, n_lon), st * torch.sin(phi)], -1)
+    verts = torch.cat(
+        [torch.tensor([[0.0, 1.0, 0.0]]), ring.reshape(-1, 3), torch.tensor([[0.0, -1.0, 0.0]])]
+    )
+    ring_id = torch.arange((n_lat - 1) * n_lon).view(n_lat - 1, n_lon) + 1
+    nxt = ring_id.roll(-1, dims=1)
+    caps = [
+        torch.stack([torch.zeros(n_lon, dtype=torch.long), nxt[0], ring_id[0]], 1),
+        torch.stack([torch.full((n_lon,), len(verts) - 1), ring_id[-1], nxt[-1]], 1),
+    ]
+    a, b, c, d = ring_id[:-1], nxt[:-1], ring_id[1:], nxt[1:]
+    quads = torch.stack([torch.stack([a, b, d], -1), torch.stack([a, d, c], -1)], 2)
+    return verts * radius, torch.cat(caps + [quads.reshape(-1, 3)])
+
+
+def cameras(batch: int, size: int, fill: float = 0.6, distance: float = 3.0):
+    """`batch` cameras at `distance` radii from a unit sphere, framed so that its
+    silhouette covers `fill` of the image."""
+    g = torch.Generator().manual_seed(0)
+    eye = torch.tensor([[0.3, 0.4, 1.0]]) if batch == 1 else torch.randn(batch, 3, generator=g)
+    eye = torch.nn.functional.normalize(eye, dim=-1) * distance
+    r_img = math.sqrt(fill / math.pi) * size  # silhouette radius in pixels
+    tan_alpha = math.tan(math.asin(1.0 / distance))
+    fov = 2 * math.degrees(math.atan(0.5 * size * tan_alpha / r_img))
+    return make_camera(eye, torch.zeros(batch, 3), fov, size, size)
+
+
+def peak_reset(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    with contextlib.suppress(OSError):  # resets VmHWM (Linux >= 4.0)
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_mib(device: torch.device) -> dict:
+    out = {}
+    if device.type == "cuda":
+        out["gpu_peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                out["rss_peak_mib"] = int(line.split()[1]) / 1024
+    except OSError:
+        out["rss_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def timed(fn, device: torch.device, repeats: int) -> tuple[float, list[float]]:
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    fn()  # warm-up
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def machine(device: torch.device) -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "cpu_model": cpu,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="only the 20k mesh, no 512^2")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+
+    meshes = {"20k": uv_sphere(82, 123), "100k": uv_sphere(180, 280)}
+    sizes = [128, 256, 512]
+    if args.quick:
+        meshes.pop("100k")
+        sizes = [128, 256]
+    results = []
+    for name, (verts, faces) in meshes.items():
+        faces_d = faces.to(device)
+        for size in sizes:
+            for batch in (1, 16):
+                cam = cameras(batch, size).to(device)
+                screen = project(verts.to(device).expand(batch, -1, -1), cam)
+                modes = (
+                    {"fragments": rasterize}
+                    if batch == 1
+                    else {"fragments": rasterize, "depth_only": rasterize_depth}
+                )
+                for mode, fn in modes.items():
+                    peak_reset(device)
+                    med, times = timed(
+                        lambda fn=fn, s=screen, sz=size, f=faces_d: fn(s, f, sz, sz),
+                        device,
+                        args.repeats,
+                    )
+                    cover = float(
+                        torch.isfinite(rasterize_depth(screen, faces_d, size, size)).float().mean()
+                    )
+                    row = {
+                        "mesh": name,
+                        "triangles": int(faces.shape[0]),
+                        "size": size,
+                        "batch": batch,
+                        "mode": mode,
+                        "median_s": med,
+                        "images_per_s": batch / med,
+                        "triangles_per_s": batch * faces.shape[0] / med,
+                        "coverage": cover,
+                        "times_s": times,
+                        **peak_mib(device),
+                    }
+                    results.append(row)
+                    print(
+                        f"{name:>5} {size:4d}^2 x{batch:<3d} {mode:10s} {med * 1e3:8.1f} ms "
+                        f"{row['images_per_s']:8.1f} img/s  cover {cover:.2f}  "
+                        f"rss {row.get('rss_peak_mib', 0):.0f} MiB",
+                        flush=True,
+                    )
+
+    # the slow reference, once, at 64^2 on the 20k mesh (same machine, same run)
+    verts, faces = meshes["20k"]
+    cam = cameras(1, 64)
+    screen = project(verts.expand(1, -1, -1), cam)
+    t0 = time.perf_counter()
+    ref = rasterize_reference(screen, faces, 64, 64)
+    t_ref = time.perf_counter() - t0
+    faces_d = faces.to(device)
+    t_fast, _ = timed(lambda: rasterize(screen.to(device), faces_d, 64, 64), device, args.repeats)
+    same = bool(torch.equal(rasterize(screen, faces, 64, 64).face_idx, ref.face_idx))
+    reference = {
+        "mesh": "20k",
+        "size": 64,
+        "reference_s": t_ref,
+        "fast_s": t_fast,
+        "speedup": t_ref / t_fast,
+        "identical_face_idx": same,
+    }
+    print(
+        f"reference 64^2: {t_ref:.2f} s, fast {t_fast * 1e3:.1f} ms, speed-up {t_ref / t_fast:.0f}x, "
+        f"identical={same}"
+    )
+
+    # the lead's per-frame budget: 256^2 view (~30k triangles) + 96 shadow maps
+    verts, faces = uv_sphere(100, 150)  # 29,700 triangles
+    faces_d = faces.to(device)
+    frame = []
+    for smap in (128, 160, 192):
+        view = project(verts.to(device)[None], cameras(1, 256).to(device))
+        lights = project(verts.to(device).expand(96, -1, -1), cameras(96, smap).to(device))
+
+        def work(view=view, lights=lights, smap=smap) -> None:
+            rasterize(view, faces_d, 256, 256)
+            rasterize_depth(lights, faces_d, smap, smap)
+
+        peak_reset(device)
+        med, times = timed(work, device, args.repeats)
+        frame.append(
+            {
+                "triangles": int(faces.shape[0]),
+                "view": 256,
+                "shadow_maps": 96,
+                "shadow_size": smap,
+                "median_s": med,
+                "times_s": times,
+                **peak_mib(device),
+            }
+        )
+        print(
+            f"frame: 256^2 view + 96 x {smap}^2 shadow maps, {faces.shape[0]} triangles: "
+            f"{med * 1e3:.0f} ms",
+            flush=True,
+        )
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "machine": machine(device),
+                "method": f"warm-up + median of {args.repeats}; sphere fills ~60% of the frame",
+                "results": results,
+                "reference": reference,
+                "frame_budget": frame,
+            },
+            indent=2,
+        )
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
