@@ -112,6 +112,7 @@ def machine(device: torch.device) -> dict:
         pass
     info = {
         "cpu_model": cpu,
+        "loadavg_1_5_15": os.getloadavg(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
@@ -128,9 +129,13 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="only the 20k mesh, no 512^2")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
     torch.manual_seed(0)
 
     meshes = {"20k": uv_sphere(82, 123), "100k": uv_sphere(180, 280)}
@@ -239,7 +244,7 @@ def main() -> None:
     args.out.write_text(
         json.dumps(
             {
-                "machine": machine(device),
+                "machine": {**machine(device), "loadavg_at_start": load_before},
                 "method": f"warm-up + median of {args.repeats}; sphere fills ~60% of the frame",
                 "results": results,
                 "reference": reference,

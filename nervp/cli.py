@@ -11,6 +11,7 @@ from typing import Annotated
 
 import tyro
 
+from nervp.capture.config import CaptureConfig, ExecConfig
 from nervp.config import RAW_PRESETS, PresetName, sim_preset
 from nervp.errors import NervpError
 from nervp.progress import console, progress_bar
@@ -44,7 +45,8 @@ class Simulate:
         check_output(self.out, self.overwrite)
         base = RAW_PRESETS[self.preset].sim if self.raw else sim_preset(self.preset)
         cfg = dataclasses.replace(
-            base, frames=self.frames or base.frames, size=self.size or base.size,
+            base, frames=base.frames if self.frames is None else self.frames,
+            size=base.size if self.size is None else self.size,
             performer=dataclasses.replace(base.performer, seed=self.seed),
             motion=dataclasses.replace(base.motion, still=True) if self.still else base.motion,
         )
@@ -104,10 +106,49 @@ class Demo:
         run_demo(self.out, self.preset)
 
 
+@dataclass
+class Capture:
+    """Turn a raw high-speed light-stage stream into an aligned OLAT dataset: demosaic, optical
+    flow between tracking frames, each OLAT image warped to its set's middle instant, with a
+    confidence mask; overlapping sets, locally or on a Dask cluster; resumes after a crash."""
+
+    raw: tyro.conf.Positional[Path]
+    """Raw stream directory (docs/FORMAT.md, kind "raw")."""
+    out: tyro.conf.Positional[Path]
+    """Output OLAT dataset directory (must not exist unless --overwrite)."""
+    settings: Annotated[CaptureConfig, tyro.conf.arg(name="")] = dataclasses.field(default_factory=CaptureConfig)
+    execution: Annotated[ExecConfig, tyro.conf.arg(name="")] = dataclasses.field(default_factory=ExecConfig)
+    overwrite: bool = False
+    """Replace an existing output (only once the new one is complete)."""
+    evaluate: bool = False
+    """For a simulated stream: print PSNR against its ground truth (aligned, unaligned, sensor floor)."""
+
+    def run(self) -> None:
+        from nervp.capture import capture
+
+        with progress_bar("tasks") as bar:
+            task = bar.add_task("capture", total=None)
+            rep = capture(self.raw, self.out, self.settings, self.execution, self.overwrite,
+                          on_progress=lambda done, n: bar.update(task, completed=done, total=n))
+        console.print(rep.summary(), highlight=False)
+        console.print(f"wrote {self.out}")
+        if self.evaluate:
+            from nervp.capture.evaluate import format_truth_report, truth_report
+            from nervp.store.olat import load_olat
+            from nervp.store.raw import load_raw
+
+            raw = load_raw(self.raw)
+            if raw.truth() is None:
+                console.print("--evaluate: the stream has no ground truth (not simulated); skipped")
+            else:
+                console.print(format_truth_report(truth_report(load_olat(self.out), raw)), highlight=False)
+
+
 Command = (
     Annotated[Simulate, tyro.conf.subcommand("simulate")]
     | Annotated[Inspect, tyro.conf.subcommand("inspect")]
     | Annotated[Demo, tyro.conf.subcommand("demo")]
+    | Annotated[Capture, tyro.conf.subcommand("capture")]
 )
 
 

@@ -10,9 +10,10 @@ Rules
 Inputs are screen-space vertices from `camera.project`: pixel x (right), pixel y
 (down), camera-space depth z in metres.
 
-1. **Dropped triangles.** A triangle is dropped when any vertex has ``z <= near``
-   (no clipping), when any coordinate is not finite, or when its doubled signed
-   screen area ``a = (x1-x0)(y2-y0) - (y1-y0)(x2-x0)`` has ``|a| <= 2**-20`` px².
+1. **Dropped triangles.** A triangle is dropped when any vertex fails ``z > near``
+   (no clipping; NaN fails), or when its doubled signed screen area
+   ``a = (x1-x0)(y2-y0) - (y1-y0)(x2-x0)`` is not finite (a non-finite x or y always
+   makes it so) or has ``|a| <= 2**-20`` px².
 2. **Back faces.** Mesh faces list their vertices counter-clockwise seen from
    outside (outward normal ``(v1-v0) x (v2-v0)``, right-hand rule). With camera
    +x right, +y down, +z forward and ``fx, fy > 0``, the sign of ``a`` equals the
@@ -33,7 +34,8 @@ Inputs are screen-space vertices from `camera.project`: pixel x (right), pixel y
 5. **Depth.** ``1/z`` is affine in screen space:
    ``s = 1/z0 + (Az*dx + Bz*dy)`` with ``Az = A1*(1/z1 - 1/z0) + A2*(1/z2 - 1/z0)``
    (``Bz`` likewise with ``B1, B2``), and the depth is ``z = 1/s`` (the pixel is
-   not covered when ``s <= 0``). This is the perspective-correct camera z.
+   not covered unless ``s > 0`` and ``z`` is finite). This is the perspective-correct
+   camera z.
 6. **Depth test.** Per image and pixel the smallest ``z`` wins; exact ties go to the
    smaller face index.
 7. **Barycentrics** of the winner: ``w_k = max(l_k, 0) / z_k``,
@@ -42,17 +44,23 @@ Inputs are screen-space vertices from `camera.project`: pixel x (right), pixel y
    ``depth = +inf``.
 
 All the arithmetic is float32 (inputs are cast), one IEEE operation at a time in the
-order written in `_box`, `_coeffs`, `_covered` and `_resolve`, so CPU, GPU and the reference agree.
+order written in `_box`, `_coeffs`, `_covered` and `_resolve` (no fused multiply-add),
+so CPU, GPU and the reference agree.
 
 Method of the fast path
 -----------------------
-Triangles are processed in blocks. For each block the candidate (triangle, pixel)
-pairs are enumerated with ``repeat_interleave`` over the bounding-box sizes, the
-coverage and depth are evaluated per pair, and each covered pair is packed into one
-int64 ``(float32 bits of z) << 32 | triangle id``. Positive floats order like their
-bit patterns, so a single ``scatter_reduce(amin)`` into the per-pixel buffer performs
-the depth test *and* the tie-break, and blocks merge into the same buffer by the
-same rule. Only the winners are then revisited to compute barycentrics.
+Triangles are processed in blocks (whole images of the batch at a time when a mesh
+fits). Per block: gather the vertices, compute each triangle's box and drop test, and
+sort the live triangles by box size (a stable sort of a uint8 class). Boxes of up to
+4 x 4 pixels -- nearly all triangles of a dense mesh -- are then evaluated as dense
+(box slot, triangle) tiles by broadcasting, with no per-pair gathers; larger boxes
+enumerate their (triangle, pixel) pairs with ``repeat_interleave``. Each candidate
+pair becomes one int64, ``(float32 bits of z) << 32 | flat triangle id``, or an
+"empty" key when not covered. Positive floats order like their bit patterns, so a
+single ``scatter_reduce(amin)`` into the per-pixel buffer performs the depth test *and*
+the tie-break, and blocks and chunks merge into the same buffer by the same rule.
+Only the winners are then revisited to compute barycentrics. Memory is bounded by
+``max_pairs`` candidate pairs per step (CPU steps are smaller still, to stay in cache).
 """
 
 from __future__ import annotations
@@ -75,6 +83,7 @@ _LOW32 = 0xFFFFFFFF
 _TRI_BLOCK = 1 << 19  # triangles set up at once
 _PAIR_BLOCK = 1 << 20  # pairs evaluated at once: keeps temporaries cache-resident
 _NCOLS = 9  # rows of the per-triangle table: ox oy A1 B1 A2 B2 iz0 Az Bz
+_MAX_PIXELS = 1 << 22  # pixel indices stay exact in float32 arithmetic
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,11 @@ def _check(screen: Tensor, faces: Tensor, height: int, width: int) -> tuple[Tens
         )
     if int(height) <= 0 or int(width) <= 0:
         raise ValueError(f"image size must be positive, got height={height}, width={width}")
+    if int(height) * int(width) > _MAX_PIXELS:
+        raise ValueError(
+            f"image {height}x{width} has more than {_MAX_PIXELS} pixels (2048 x 2048); "
+            "render it in tiles"
+        )
     v = screen.shape[1]
     if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= v):
         raise ValueError(
@@ -169,8 +183,9 @@ def _box(
     col1 = torch.floor(torch.maximum(torch.maximum(x0, x1), x2) - 0.5).clamp_(max=width - 1.0)
     row0 = torch.ceil(torch.minimum(torch.minimum(y0, y1), y2) - 0.5, out=out[1]).clamp_(min=0.0)
     row1 = torch.floor(torch.maximum(torch.maximum(y0, y1), y2) - 0.5).clamp_(max=height - 1.0)
-    bw = (col1 - col0 + 1.0).clamp_(min=0.0)
-    bh = (row1 - row0 + 1.0).clamp_(min=0.0)
+    zero = torch.zeros((), device=x.device)
+    bw = torch.fmax(col1 - col0 + 1.0, zero)  # fmax: NaN (non-finite vertices) -> 0
+    bh = torch.fmax(row1 - row0 + 1.0, zero)
     return col0, row0, bw, bh, keep
 
 
@@ -217,17 +232,21 @@ _BIG = _SMALL * _SMALL  # class of larger boxes (per-pair gathers)
 _NONE = _BIG + 1  # class of dropped triangles and empty boxes
 
 
-def _pack(zinv: Tensor, h: Tensor, tid: Tensor) -> Tensor:
-    """int64 (z bits << 32 | tid); z bits become 0x7FFFFFFF (empty) where h < 0.
+def _pack(zinv: Tensor, h: Tensor, tid: Tensor | None) -> Tensor:
+    """The scatter key of each candidate pair.
 
-    zinv: the reciprocal-depth plane value s; h: < 0 where the pair is not covered;
-    tid: flat triangle ids, broadcastable to zinv.
+    zinv: the 1/z plane value s; h: < 0 where the pair is not covered; tid: flat
+    triangle ids broadcastable to zinv, or None for depth only. Returns int64
+    ``z bits << 32 | tid`` (or int32 z bits without tid), where the z bits of a pair
+    that is not covered are 0x7FFFFFFF (above +inf: empty).
     """
     zb = torch.reciprocal(zinv).view(torch.int32)
     # sign bit of h (or of z, where s < 0) -> all 31 value bits set: an empty key
     zkey = torch.maximum(zb, torch.bitwise_and(h.view(torch.int32) >> 31, 0x7FFFFFFF))
+    if tid is None:
+        return zkey
     packed = torch.empty(zkey.shape + (2,), dtype=torch.int32, device=zkey.device)
-    packed[..., 0] = tid
+    packed[..., 0] = tid  # little-endian: low word
     packed[..., 1] = zkey
     return packed.view(torch.int64).squeeze(-1)
 
@@ -261,7 +280,7 @@ def _small_class(buf, cols, base, tid, bw: int, bh: int, width: int, cap: int) -
         c = cols[:, a : a + step]
         ox, oy, A1, B1, A2, B2, iz0, Az, Bz = c.unbind(0)
         s, h = _covered(ox + lx, oy + ly, A1, B1, A2, B2, iz0, Az, Bz)
-        packed = _pack(s, h, tid[:, a : a + step])
+        packed = _pack(s, h, None if tid is None else tid[:, a : a + step])
         buf.scatter_reduce_(
             0, (base[:, a : a + step] + koff).view(-1), packed.view(-1), reduce="amin"
         )
@@ -296,7 +315,7 @@ def _big_class(buf, cols, base, tid, bw: Tensor, count: Tensor, width: int, cap:
         lx = k - ly * bwt
         ox, oy, A1, B1, A2, B2, iz0, Az, Bz = rows[s:e].index_select(0, t).unbind(1)
         zinv, h = _covered(ox + lx, oy + ly, A1, B1, A2, B2, iz0, Az, Bz)
-        packed = _pack(zinv, h, tid[s:e].index_select(0, t))
+        packed = _pack(zinv, h, None if tid is None else tid[s:e].index_select(0, t))
         key = base[s:e].index_select(0, t) + (ly * width + lx).long()
         buf.scatter_reduce_(0, key, packed, reduce="amin")
 
@@ -327,14 +346,25 @@ def _classify(bw: Tensor, bh: Tensor, keep: Tensor) -> tuple[Tensor, list[int]]:
 
 
 def _zbuffer(
-    screen: Tensor, faces: Tensor, height: int, width: int, cull: bool, near: float, max_pairs: int
+    screen: Tensor,
+    faces: Tensor,
+    height: int,
+    width: int,
+    cull: bool,
+    near: float,
+    max_pairs: int,
+    with_ids: bool = True,
 ) -> Tensor:
-    """(B * H * W,) int64 packed winners: z bits << 32 | flat triangle id (b * F + f)."""
+    """(B * H * W,) per-pixel winners: int64 ``z bits << 32 | flat triangle id (b * F + f)``,
+    or with ``with_ids=False`` int32 z bits; z bits >= +inf's mean empty."""
     B, V = screen.shape[:2]
     F = faces.shape[0]
     hw = height * width
     dev = screen.device
-    buf = torch.full((B * hw,), _EMPTY, dtype=torch.int64, device=dev)
+    if with_ids:
+        buf = torch.full((B * hw,), _EMPTY, dtype=torch.int64, device=dev)
+    else:  # depth only: float32 bits of z, compared as int32
+        buf = torch.full((B * hw,), 0x7FFFFFFF, dtype=torch.int32, device=dev)
     if F == 0:
         return buf
     screen_t = screen.reshape(B * V, 3).t().contiguous()  # (3, B * V)
@@ -365,7 +395,7 @@ def _zbuffer(
         cols = _coeffs(*sel[:9].view(3, 3, -1), col0, row0)
         img = torch.div(order, nf, rounding_mode="floor") + b0
         base = img * hw + (row0 * width + col0).long()
-        tid = order + (b0 * F + f0)
+        tid = order + (b0 * F + f0) if with_ids else None
         a = 0
         for k in range(_NONE):
             n = sizes[k]
@@ -375,7 +405,7 @@ def _zbuffer(
                     buf,
                     cols[:, sl],
                     base[sl].unsqueeze(0),
-                    tid[sl].unsqueeze(0),
+                    None if tid is None else tid[sl].unsqueeze(0),
                     k // _SMALL + 1,
                     k % _SMALL + 1,
                     width,
@@ -385,7 +415,8 @@ def _zbuffer(
                 o = order[sl]
                 bwk = bw.index_select(0, o)
                 count = (bwk * bh.index_select(0, o)).long()
-                _big_class(buf, cols[:, sl], base[sl], tid[sl], bwk, count, width, cap)
+                tk = None if tid is None else tid[sl]
+                _big_class(buf, cols[:, sl], base[sl], tk, bwk, count, width, cap)
             a += n
     return buf
 
@@ -394,7 +425,7 @@ _INF_BITS = 0x7F800000  # float32 +inf: keys at or above it are empty
 
 
 def _unpack_depth(buf: Tensor) -> Tensor:
-    zkey = (buf >> 32).int()
+    zkey = buf if buf.dtype == torch.int32 else (buf >> 32).int()
     return torch.where(zkey < _INF_BITS, zkey.view(torch.float32), torch.inf)
 
 
@@ -412,7 +443,9 @@ def rasterize_depth(
     the barycentric pass (for shadow maps)."""
     screen, faces = _check(screen, faces, height, width)
     with torch.no_grad():
-        buf = _zbuffer(screen, faces, height, width, cull_backfaces, _near32(near), max_pairs)
+        buf = _zbuffer(
+            screen, faces, height, width, cull_backfaces, _near32(near), max_pairs, with_ids=False
+        )
     return _unpack_depth(buf).view(screen.shape[0], height, width)
 
 
@@ -458,8 +491,8 @@ def rasterize(
         if pix.numel():
             tid = buf[pix] & _LOW32
             img = torch.div(pix, hw, rounding_mode="floor")
-            face_idx[pix] = tid - img * F
-            bary[pix] = _resolve(screen, faces, tid, pix - img * hw, height, width)
+            face_idx.index_copy_(0, pix, tid - img * F)
+            bary.index_copy_(0, pix, _resolve(screen, faces, tid, pix - img * hw, height, width))
     return Fragments(
         face_idx.view(B, height, width),
         bary.view(B, height, width, 3),
@@ -505,9 +538,9 @@ def interpolate(frags: Fragments, faces: Tensor, attrs: Tensor) -> Tensor:
     V, C = attrs.shape[1], attrs.shape[2]
     faces = faces.to(device=attrs.device, dtype=torch.int64)
     mask = frags.face_idx >= 0
-    f = frags.face_idx.clamp(min=0)
-    vid = faces[f] + (torch.arange(B, device=attrs.device) * V).view(B, 1, 1, 1)  # (B,H,W,3)
-    vals = attrs.reshape(B * V, C)[vid]  # (B, H, W, 3, C)
+    vid = faces.index_select(0, frags.face_idx.clamp(min=0).view(-1)).view(B, H * W * 3)
+    vid = vid + (torch.arange(B, device=attrs.device) * V).unsqueeze(1)
+    vals = attrs.reshape(B * V, C).index_select(0, vid.view(-1)).view(B, H, W, 3, C)
     out = (vals * frags.bary.to(attrs.dtype).unsqueeze(-1)).sum(-2)
     return torch.where(mask.unsqueeze(-1), out, torch.zeros((), dtype=out.dtype, device=out.device))
 

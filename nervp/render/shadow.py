@@ -99,9 +99,9 @@ def visibility(
     *,
     normals: Tensor | None = None,
     normal_offset: float = 0.0,
-    max_taps: int = 1 << 23,
+    max_points: int = 1 << 20,
 ) -> Tensor:
-    """Fraction of each light that reaches each point (hard shadows, PCF-softened).
+    """Fraction of each light that reaches each point (shadow maps, PCF-softened).
 
     A tap is lit when the point's light-camera z is not greater than the stored depth
     plus `bias` (metres, independent of slope). Taps are filtered bilinearly over a box
@@ -117,9 +117,14 @@ def visibility(
         bias: depth bias in metres.
         pcf: filter radius in texels (>= 0).
         normals: optional (N, 3) unit normals; with `normal_offset` (metres) each point
-            is pushed along its normal before the lookup (removes acne on grazing
-            surfaces; about ``(pcf + 1)`` texel widths at the subject works well).
-        max_taps: bound on L * points * taps held at once (memory).
+            is pushed along its normal before the lookup. This removes acne on grazing
+            surfaces, which a constant bias cannot: with maps from `light_cameras`, a
+            texel spans about ``2 * radius / size`` metres at the subject, and
+            ``normal_offset = 1.5 * (pcf + 1) * texel`` keeps a convex surface fully
+            lit wherever ``n . l > 0.05`` (measured on a 0.1 m sphere, 128^2 maps)
+            while surfaces facing away (``n . l < -0.5``) stay dark. Points just past
+            the terminator may read partly lit; shading by ``max(n . l, 0)`` hides it.
+        max_points: bound on L * points processed at once (memory).
 
     Returns:
         (L, N) float32 in [0, 1], 1 = fully lit.
@@ -141,9 +146,11 @@ def visibility(
             )
         points = points + normal_offset * normals.float()
     n = points.shape[0]
-    p = pcf + 1  # a border of +inf texels: taps that leave the map read "lit"
+    # a border of 2r + 2 texels of +inf: a tap window that does not fit in the padded map
+    # lies wholly outside the real one, so clamping it into the border reads "lit"
+    p = 2 * pcf + 2
     dpad = torch.nn.functional.pad(depth.float() + bias, (p, p, p, p), value=torch.inf)
-    step = max(1, max_taps // max(1, L * (2 * pcf + 2) ** 2))
+    step = max(1, max_points // max(1, L))
     out = torch.empty(L, n, dtype=torch.float32, device=points.device)
     for a in range(0, n, step):
         out[:, a : a + step] = _pcf(points[a : a + step], cams, dpad, pcf)
@@ -151,10 +158,10 @@ def visibility(
 
 
 def _pcf(points: Tensor, cams: Camera, dpad: Tensor, r: int) -> Tensor:
-    """(L, n) visibility of a block of points; dpad: (L, H + 2r + 2, W + 2r + 2) depth
-    plus bias with a border of +inf (see `visibility`)."""
+    """(L, n) visibility of a block of points; dpad: (L, H + 2p, W + 2p) depth plus
+    bias with a border of p = 2r + 2 texels of +inf (see `visibility`)."""
     L, Hp, Wp = dpad.shape
-    p = r + 1
+    p, T = 2 * r + 2, 2 * r + 2  # border, taps per side
     dev = points.device
     scr = project(points.unsqueeze(0).expand(L, -1, -1), cams)  # (L, n, 3)
     z = scr[..., 2]
@@ -164,17 +171,19 @@ def _pcf(points: Tensor, cams: Camera, dpad: Tensor, r: int) -> Tensor:
     v = torch.where(ok, scr[..., 1] - 0.5, far)
     u0, v0 = torch.floor(u), torch.floor(v)
     fu, fv = u - u0, v - v0
-    k = torch.arange(p - r, p + r + 2, device=dev, dtype=torch.float32)  # 2r + 2 taps
-    cu = (u0.unsqueeze(-1) + k).clamp_(0, Wp - 1).long()  # (L, n, T) padded columns
-    cv = (v0.unsqueeze(-1) + k).clamp_(0, Hp - 1).long()
-    idx = cv.unsqueeze(-1) * Wp + cu.unsqueeze(-2)  # (L, n, T rows, T columns)
-    idx += (torch.arange(L, device=dev) * (Hp * Wp)).view(L, 1, 1, 1)
-    stored = dpad.reshape(-1).index_select(0, idx.view(-1)).view(idx.shape)
-    lit = (z.unsqueeze(-1).unsqueeze(-1) <= stored).float()
-    # separable weights over the 2r + 2 taps: (1 - f), 1, ..., 1, f; they sum to 2r + 1
-    wu = torch.ones_like(cu, dtype=torch.float32)
-    wv = torch.ones_like(wu)
-    wu[..., 0], wu[..., -1] = 1 - fu, fu
-    wv[..., 0], wv[..., -1] = 1 - fv, fv
-    vis = ((lit * wu.unsqueeze(-2)).sum(-1) * wv).sum(-1) / float((2 * r + 1) ** 2)
-    return torch.where(ok, vis.clamp_(0.0, 1.0), 1.0)
+    # top-left tap of each window, in the padded map (taps: u0 - r .. u0 + r + 1)
+    cu = (u0 + (p - r)).clamp_(0, Wp - T).long()
+    cv = (v0 + (p - r)).clamp_(0, Hp - T).long()
+    base = (cv * Wp + cu + (torch.arange(L, device=dev) * (Hp * Wp)).unsqueeze(1)).view(-1)
+    flat = dpad.reshape(-1)
+    # separable weights over the taps: (1 - f), 1, ..., 1, f; each side sums to 2r + 1
+    vis = torch.zeros_like(z)
+    for i in range(T):
+        row = torch.zeros_like(z)
+        for j in range(T):
+            stored = flat[i * Wp + j :].index_select(0, base).view_as(z)
+            lit = (stored >= z).float()
+            row += lit * (1 - fu) if j == 0 else lit * fu if j == T - 1 else lit
+        vis += row * (1 - fv) if i == 0 else row * fv if i == T - 1 else row
+    vis = vis.div_(float((2 * r + 1) ** 2)).clamp_(0.0, 1.0)
+    return torch.where(ok, vis, 1.0)

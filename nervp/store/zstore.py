@@ -149,3 +149,26 @@ def read_chunk(arr: zarr.Array, index: Any, path: Path, name: str) -> np.ndarray
     except Exception as e:
         raise DatasetError(f"{path}: array {name!r} at {index!r} cannot be decoded ({e.__class__.__name__}: "
                            f"{e}); the file is corrupted: create the dataset again") from e
+
+
+def resumable_dir(path: Path) -> Path:
+    """The fixed-name hidden work directory (`.NAME.partial`) beside `path` of a write that can
+    be resumed after a crash; unlike `atomic_dataset`'s it survives the crash and is reused."""
+    path = Path(path)
+    return path.absolute().parent / f".{path.name}.partial"
+
+
+def publish_dataset(tmp: Path, path: Path, manifest: dict[str, Any], overwrite: bool = False) -> None:
+    """Finish a dataset written in place at `tmp`: write its manifest (last), then rename it to
+    `path`. An existing dataset at `path` is replaced (with `overwrite`) only at this point."""
+    path, tmp = Path(path), Path(tmp)
+    check_output(path, overwrite)
+    manifest = {"format": FORMAT, "version": FORMAT_VERSION, **manifest}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    if path.exists():
+        old = path.absolute().parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)

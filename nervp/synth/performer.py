@@ -19,6 +19,7 @@ noise), GGX roughness, Fresnel F0 and a subsurface-scattering weight.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,6 +182,12 @@ class Performer:
         return torch.cat(out)
 
 
+@functools.lru_cache(maxsize=8)
+def _face_subdivision(model: HeadModel, levels: int) -> Subdivision:
+    """Interpolating subdivision of the face (cached): the surface passes through every landmark."""
+    return subdivide(model.faces, model.mean.shape[0], levels=levels, scheme="midpoint", smooth_steps=2)
+
+
 def _fit_cranium(mean_lm: np.ndarray, oval: list[int], scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre (3,) and semi-axes (3,) of an ellipsoid through the upper face outline."""
     pts = mean_lm[oval]
@@ -207,9 +214,7 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
     g = model.groups
 
     # ---- face: subdivide, then fine detail along the rest normals
-    # interpolating subdivision: the rendered surface passes through every model landmark
-    sub = subdivide(model.faces, model.mean.shape[0], levels=cfg.face_subdivisions, scheme="midpoint",
-                    smooth_steps=2)
+    sub = _face_subdivision(model, cfg.face_subdivisions)
     face_v = sub.apply(rest_lm_t).numpy().astype(np.float64)
     face_f = sub.faces.numpy()
     used = np.unique(face_f)
@@ -252,7 +257,7 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
 
     # ---- cranium: an ellipsoid bent radially so it meets the face outline all round; its
     # front, inside the face's footprint, is pulled in behind the face
-    sph, _ = uv_sphere(40, 56)
+    sph, _ = uv_sphere(30, 44)
     dirs = sph.verts
     ell_r = 1 / np.sqrt(((dirs / axes) ** 2).sum(1))  # ellipsoid radius along each direction
     od = ov - centre
@@ -282,7 +287,7 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
         ears.append(Mesh(ev, e.faces))
 
     # ---- hair: shell above the hairline with strand relief
-    hs, _ = uv_sphere(44, 64)
+    hs, _ = uv_sphere(40, 60)
     hd = hs.verts
     az = np.arctan2(hd[:, 0], hd[:, 2])
     front = 0.5 * (1 + np.cos(az))  # 1 at the face, 0 at the back
@@ -345,10 +350,12 @@ def build_performer(cfg: PerformerConfig = PerformerConfig(), model: HeadModel |
     faces_all = np.concatenate([combined.faces[: len(face_f)], face_mesh.faces[len(face_f):], combined.faces[len(face_f):]])
     # shadows are cast by a coarser face: one subdivision level less, over the same vertices
     # (subdivision keeps each level's vertices first, so coarse indices stay valid)
-    coarse = subdivide(model.faces, model.mean.shape[0], levels=max(cfg.face_subdivisions - 1, 0),
-                       scheme="midpoint").faces.numpy() \
-        if cfg.face_subdivisions > 0 else face_f
-    shadow_all = np.concatenate([coarse, face_mesh.faces[len(face_f):], combined.faces[len(face_f):]])
+    coarse = _face_subdivision(model, cfg.face_subdivisions - 1).faces.numpy() if cfg.face_subdivisions > 0 else face_f
+    # eyes, mouth cavity, teeth and tongue sit inside the head and cast no shadows worth their cost
+    body = combined.faces[len(face_f):]
+    inner = np.isin(part[body[:, 0]], [PARTS.index(p) for p in ("eye_left", "eye_right", "mouth", "teeth_upper",
+                                                                 "teeth_lower", "tongue")])
+    shadow_all = np.concatenate([coarse, face_mesh.faces[len(face_f):], body[~inner]])
 
     # ---- materials
     V = len(combined.verts)

@@ -231,6 +231,21 @@ def test_backface_culling_on_a_closed_sphere() -> None:
     assert torch.all(inside.depth[inside.mask] > plain.depth[plain.mask])
 
 
+def test_closed_mesh_is_watertight() -> None:
+    """No background pixel inside the silhouette of a dense sphere (shared edges)."""
+    verts, faces = uv_sphere(60, 90)
+    g = torch.Generator().manual_seed(0)
+    eye = torch.nn.functional.normalize(torch.randn(6, 3, generator=g), dim=-1) * 3.0
+    cam = make_camera(eye, torch.zeros(6, 3), 45.0, 96, 80)
+    for cull in (False, True):
+        m = rasterize_depth(
+            project(verts.expand(6, -1, -1), cam), faces, 80, 96, cull_backfaces=cull
+        ).isfinite()
+        inner = m[:, :-2, 1:-1] & m[:, 2:, 1:-1] & m[:, 1:-1, :-2] & m[:, 1:-1, 2:]
+        assert m.sum() > 6 * 1000
+        assert not (inner & ~m[:, 1:-1, 1:-1]).any()
+
+
 def test_interpolate_is_differentiable_and_zero_on_background() -> None:
     screen, faces = quad(2.0, 2.0, 8.0, 8.0, 1.0)
     frags = rasterize(screen, faces, 10, 10)

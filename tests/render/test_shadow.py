@@ -122,6 +122,47 @@ def test_grazing_acne_without_normal_offset_is_what_the_offset_fixes() -> None:
     assert bare[lit].min() < 0.9 < fixed[lit].min()
 
 
+def visibility_loop(points, cams, depth, bias, r):
+    """Per light, per point, per tap: the PCF definition written out."""
+    L, H, W = depth.shape
+    scr = project(points.expand(L, -1, -1), cams)
+    out = torch.ones(L, points.shape[0])
+    for light in range(L):
+        for n in range(points.shape[0]):
+            x, y, z = scr[light, n].tolist()
+            if z <= 0:
+                continue
+            u, v = x - 0.5, y - 0.5
+            iu, iv = math.floor(u), math.floor(v)
+            total = 0.0
+            for a in range(-r, r + 2):
+                wv = (1 - (v - iv)) if a == -r else (v - iv) if a == r + 1 else 1.0
+                for b in range(-r, r + 2):
+                    wu = (1 - (u - iu)) if b == -r else (u - iu) if b == r + 1 else 1.0
+                    row, col = iv + a, iu + b
+                    inside = 0 <= row < H and 0 <= col < W
+                    lit = not inside or z <= float(depth[light, row, col]) + bias
+                    total += wv * wu * lit
+            out[light, n] = total / (2 * r + 1) ** 2
+    return out
+
+
+@pytest.mark.parametrize("pcf", [0, 1, 2])
+def test_visibility_matches_per_tap_loop(pcf: int) -> None:
+    g = torch.Generator().manual_seed(pcf)
+    cams = light_cameras(torch.tensor([[0.0, 0.0, 1.0], [0.6, 0.5, 0.4]]), torch.zeros(3), 0.3, 12)
+    depth = 0.7 + 0.6 * torch.rand(2, 12, 12, generator=g)
+    depth[:, 3:5, 6:9] = math.inf
+    # points inside, near the edges of and far outside the maps, and behind a light
+    pts = (torch.rand(150, 3, generator=g) - 0.5) * torch.tensor([0.9, 0.9, 0.8])
+    pts = torch.cat([pts, torch.tensor([[0.0, 0.0, 2.0], [5.0, 0.0, 0.0]])])
+    fast = visibility(pts, cams, depth, bias=0.01, pcf=pcf, max_points=37)
+    torch.testing.assert_close(
+        fast, visibility_loop(pts, cams, depth, 0.01, pcf), atol=1e-5, rtol=0
+    )
+    assert (fast > 0).any() and (fast < 1).any()
+
+
 def test_visibility_bad_input() -> None:
     cams = light_cameras(torch.tensor([[0.0, 0.0, 1.0]]), torch.zeros(3), 0.2, 16)
     depth = torch.full((1, 16, 16), math.inf)

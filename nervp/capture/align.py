@@ -1,0 +1,181 @@
+"""Pixel operations of capture processing: developing raw Bayer images into linear RGB,
+optical flow between tracking frames, chaining flows to a set's middle instant, warping,
+and forward-backward confidence.
+
+Flow convention (OpenCV's): a flow F from image A to image B says A(x) ~ B(x + F(x)), in
+pixels (x, y) on A's grid. A *displacement* D from the middle instant to instant i is a
+flow on the middle frame's grid: the scene point at x in the middle frame is at x + D(x)
+in image i, so the aligned image is  aligned(x) = image_i(x + D(x))  (backward warping).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from nervp.capture.config import FlowPreset
+from nervp.imaging.bayer import demosaic_bilinear
+
+LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+"""Rec. 709 luminance weights (linear RGB)."""
+
+_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+
+@contextlib.contextmanager
+def limit_threads(n: int) -> Iterator[None]:
+    """Let torch and OpenCV use `n` threads inside the block (restored after)."""
+    t_old, c_old = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(t_old)
+        cv2.setNumThreads(c_old)
+
+
+def develop(dn: np.ndarray, bayer: str, black: float, white: float, gain: float,
+            rgb_scale: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) uint8 Bayer digital numbers -> (H, W, 3) float32 linear radiance.
+
+    radiance = (DN - black) / (white - black) / gain, then bilinear demosaic (linear, so the
+    order does not matter), then division by the LED's relative RGB intensity `rgb_scale` (3,).
+    """
+    lin = (dn.astype(np.float32) - np.float32(black)) * np.float32(1.0 / ((white - black) * gain))
+    rgb = demosaic_bilinear(torch.from_numpy(lin), bayer).numpy()
+    if rgb_scale is not None:
+        rgb = rgb / rgb_scale.astype(np.float32)
+    return rgb
+
+
+def flow_image(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """(H, W, 3) linear radiance -> (H, W) uint8 luminance for optical flow.
+
+    `scale` maps radiance to [0, 1] (use the same for both images of a pair); a 1/2.2 tone
+    curve spreads the dark half of the face over more codes.
+    """
+    y = np.clip(rgb @ LUMA * np.float32(scale), 0.0, 1.0)
+    return np.rint(np.power(y, 1 / 2.2) * 255).astype(np.uint8)
+
+
+def dis_flow(a: np.ndarray, b: np.ndarray, preset: FlowPreset) -> np.ndarray:
+    """(H, W, 2) float32 DIS flow from uint8 image `a` to `b`: a(x) ~ b(x + F(x))."""
+    dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
+    return dis.calc(a, b, None)
+
+
+def grid(h: int, w: int) -> np.ndarray:
+    """(H, W, 2) float32 pixel coordinates (x, y) of each pixel."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.stack([xs, ys], -1)
+
+
+def sample(field: np.ndarray, disp: np.ndarray | None, base: np.ndarray,
+           interp: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """`field` (H, W[, C]) float32 read at x + disp(x) (bilinear, edge pixels repeated).
+
+    `base` is `grid(H, W)`; disp None reads at x (a copy).
+    """
+    if disp is None:
+        return field.copy()
+    m = base + disp
+    return cv2.remap(field, m[..., 0], m[..., 1], interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def sample_reference(field: np.ndarray, disp: np.ndarray) -> np.ndarray:
+    """Slow, obviously correct bilinear read of `field` at x + disp(x) (edges repeated)."""
+    h, w = field.shape[:2]
+    f = field.astype(np.float64).reshape(h, w, -1)
+    out = np.empty_like(f)
+    for y in range(h):
+        for x in range(w):
+            sx = min(max(x + float(disp[y, x, 0]), 0.0), w - 1.0)
+            sy = min(max(y + float(disp[y, x, 1]), 0.0), h - 1.0)
+            x0, y0 = int(np.floor(sx)), int(np.floor(sy))
+            x1, y1 = min(x0 + 1, w - 1), min(y0 + 1, h - 1)
+            fx, fy = sx - x0, sy - y0
+            top = (1 - fx) * f[y0, x0] + fx * f[y0, x1]
+            bot = (1 - fx) * f[y1, x0] + fx * f[y1, x1]
+            out[y, x] = (1 - fy) * top + fy * bot
+    return out.reshape(field.shape)
+
+
+def fb_error(fwd: np.ndarray, bwd: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """(H, W) float32 forward-backward disagreement |F(x) + B(x + F(x))| in pixels on F's grid."""
+    return np.linalg.norm(fwd + sample(bwd, fwd, base), axis=-1).astype(np.float32)
+
+
+def pair_flows(a: np.ndarray, b: np.ndarray, preset: FlowPreset) -> tuple[np.ndarray, np.ndarray]:
+    """Flows between two tracking images (uint8): ((2, H, W, 2) [a->b, b->a], (2, H, W) their
+    forward-backward errors)."""
+    base = grid(*a.shape)
+    fwd, bwd = dis_flow(a, b, preset), dis_flow(b, a, preset)
+    return np.stack([fwd, bwd]), np.stack([fb_error(fwd, bwd, base), fb_error(bwd, fwd, base)])
+
+
+class FlowChain:
+    """Displacements from a set's middle tracking frame c to every tracking frame j and to
+    any instant between two of them.
+
+    `flows[j]` is the (2, H, W, 2) pair [j -> j+1, j+1 -> j] and `errors[j]` its (2, H, W)
+    forward-backward errors. Chained outward from c:
+    D_c = 0,  D_{j+1} = D_j + F_{j->j+1}(x + D_j)  (j >= c),
+    D_{j-1} = D_j + F_{j->j-1}(x + D_j)  (j <= c),
+    and the squared errors met on the way add up (root-sum-square) into E_j.
+    """
+
+    def __init__(self, c: int, flows: dict[int, np.ndarray], errors: dict[int, np.ndarray]) -> None:
+        first = next(iter(flows.values()))
+        self.c = c
+        self.base = grid(first.shape[1], first.shape[2])
+        self.flows, self.errors = flows, errors
+        zero = np.zeros_like(first[0])
+        self.disp: dict[int, np.ndarray] = {c: zero}
+        self.err2: dict[int, np.ndarray] = {c: np.zeros(zero.shape[:2], np.float32)}
+        j = c
+        while j in flows:  # forward: pair j is j -> j+1
+            self.disp[j + 1], self.err2[j + 1] = self._step(j, 0, 1.0)
+            j += 1
+        j = c
+        while j - 1 in flows:  # backward: pair j-1 holds j -> j-1 in slot 1
+            self.disp[j - 1], self.err2[j - 1] = self._step(j - 1, 1, 1.0)
+            j -= 1
+
+    def _step(self, pair: int, direction: int, frac: float) -> tuple[np.ndarray, np.ndarray]:
+        start = pair if direction == 0 else pair + 1
+        d0 = self.disp[start]
+        f = sample(self.flows[pair][direction], d0, self.base)
+        e = sample(self.errors[pair][direction], d0, self.base)
+        return d0 + np.float32(frac) * f, self.err2[start] + (np.float32(frac) * e) ** 2
+
+    def at(self, j: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """Displacement (H, W, 2) and chained error (H, W, px) to the instant `alpha` in [0, 1]
+        of the way from tracking frame j to j+1 (motion taken as linear within a group)."""
+        if j >= self.c:
+            d, e2 = self._step(j, 0, alpha) if alpha > 0 else (self.disp[j], self.err2[j])
+        else:
+            d, e2 = self._step(j, 1, 1.0 - alpha) if alpha < 1 else (self.disp[j + 1], self.err2[j + 1])
+        return d, np.sqrt(e2)
+
+
+def warp(image: np.ndarray, disp: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Aligned image: `image` (H, W, C) float32 read at x + disp(x) (bilinear)."""
+    return sample(image, disp, base)
+
+
+def inside(disp: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """(H, W) bool: x + disp(x) falls inside the image (else the warp repeats the edge)."""
+    h, w = disp.shape[:2]
+    m = base + disp
+    return (m[..., 0] >= -0.5) & (m[..., 0] <= w - 0.5) & (m[..., 1] >= -0.5) & (m[..., 1] <= h - 0.5)
+
+
+def confidence(err: np.ndarray, tol_px: float) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: exp(-err^2 / (2 tol^2)) of the chained flow error."""
+    return np.exp(-0.5 * (err / np.float32(tol_px)) ** 2).astype(np.float32)

@@ -1,0 +1,167 @@
+"""The two kinds of task in the capture graph. Each reads the raw stream, writes its own
+chunks of the work directory's zarr arrays, then drops a completion marker; nothing large
+travels through the scheduler, so the same tasks run in this process, in local worker
+processes or on a Dask cluster whose workers share the file system.
+
+- flow task p: develop tracking frames j and j+1 (j = plan.pairs[p]), DIS flow both ways,
+  forward-backward errors -> flows/flow[p], flows/fberr[p].
+- set task t: chain the flows of its groups to the middle frame, warp its L OLAT images,
+  confidence, full-lit -> data/olat[t], data/confidence[t], data/full_lit[t].
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from nervp.capture.align import (
+    FlowChain,
+    confidence,
+    develop,
+    flow_image,
+    grid,
+    inside,
+    limit_threads,
+    pair_flows,
+    sample,
+    warp,
+)
+from nervp.capture.config import CaptureConfig
+from nervp.capture.plan import CapturePlan
+from nervp.store.zstore import read_chunk
+
+DATA, FLOWS, DONE = "data", "flows", "done"
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What every task needs, small enough to send with each task.
+
+    led_scale: (L, 3) float32 relative LED RGB intensity to divide out, or None.
+    """
+
+    raw: Path
+    work: Path
+    plan: CapturePlan
+    cfg: CaptureConfig
+    black: float
+    white: float
+    led_scale: np.ndarray | None = field(default=None, repr=False)
+    threads: int = 1
+
+
+def marker(work: Path, kind: str, k: int) -> Path:
+    """Completion marker of flow pair slot k (`kind` "flow") or output set k ("set")."""
+    return Path(work) / DONE / f"{kind}-{k:06d}"
+
+
+@functools.lru_cache(maxsize=4)
+def _stream(raw: Path, stamp: int) -> tuple[zarr.Group, np.ndarray, np.ndarray]:
+    g = zarr.open_group(str(raw), mode="r")
+    return g, read_chunk(g["time"], slice(None), raw, "time"), read_chunk(g["gain"], slice(None), raw, "gain")
+
+
+def _open(ctx: TaskContext) -> tuple[zarr.Array, np.ndarray, np.ndarray]:
+    g, t, gain = _stream(Path(ctx.raw), (Path(ctx.raw) / "manifest.json").stat().st_mtime_ns)
+    return g["images"], t, gain
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.split: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.split[name] = self.split.get(name, 0.0) + now - self._t
+        self._t = now
+
+
+def _read(ctx: TaskContext, images: zarr.Array, i: int) -> np.ndarray:
+    return read_chunk(images, i, Path(ctx.raw), "images")
+
+
+def flow_task(ctx: TaskContext, p: int) -> dict[str, float]:
+    """Flows between tracking frames j and j+1 (j = plan.pairs[p]); returns seconds per step."""
+    clock = _Clock()
+    with limit_threads(ctx.threads):
+        images, _, gain = _open(ctx)
+        j = int(ctx.plan.pairs[p])
+        a_i, b_i = int(ctx.plan.tracking[j]), int(ctx.plan.tracking[j + 1])
+        a_dn, b_dn = _read(ctx, images, a_i), _read(ctx, images, b_i)
+        clock.lap("io")
+        dev = functools.partial(develop, bayer=ctx.plan.bayer, black=ctx.black, white=ctx.white)
+        a, b = dev(a_dn, gain=float(gain[a_i])), dev(b_dn, gain=float(gain[b_i]))
+        scale = float(gain[a_i])  # radiance -> fraction of white for both images of the pair
+        a8, b8 = flow_image(a, scale), flow_image(b, scale)
+        clock.lap("demosaic")
+        flows, errors = pair_flows(a8, b8, ctx.cfg.flow_preset)
+        clock.lap("flow")
+        g = zarr.open_group(str(Path(ctx.work) / FLOWS), mode="r+")
+        g["flow"][p] = flows
+        g["fberr"][p] = errors
+        marker(ctx.work, "flow", p).touch()
+        clock.lap("io")
+    return clock.split
+
+
+def set_task(ctx: TaskContext, t: int, *after: object) -> dict[str, float]:
+    """Align output set t and write it; `after` only orders it behind its flow tasks."""
+    clock = _Clock()
+    plan, cfg = ctx.plan, ctx.cfg
+    with limit_threads(ctx.threads):
+        images, times, gain = _open(ctx)
+        H, W, L = plan.height, plan.width, plan.n_lights
+        base = grid(H, W)
+        chain = None
+        if cfg.align:
+            fl = zarr.open_group(str(Path(ctx.work) / FLOWS), mode="r")
+            flows, errors = {}, {}
+            for j in plan.set_pairs(t):
+                p = plan.slot(int(j))
+                flows[int(j)], errors[int(j)] = fl["flow"][p], fl["fberr"][p]
+            clock.lap("io")
+            chain = FlowChain(plan.track_no(int(plan.middles[t])), flows, errors)
+            clock.lap("chain")
+        olat = np.empty((L, H, W, 3), np.float16)
+        conf = np.empty((L, H, W), np.float16)
+        for led in range(L):
+            i = int(plan.olat[t, led])
+            dn = _read(ctx, images, i)
+            clock.lap("io")
+            scale = None if ctx.led_scale is None else ctx.led_scale[led]
+            rgb = develop(dn, plan.bayer, ctx.black, ctx.white, float(gain[i]), scale)
+            saturated = (dn >= ctx.white).astype(np.float32)
+            clock.lap("demosaic")
+            if chain is None:
+                olat[led] = rgb
+                c = np.ones((H, W), np.float32)
+                sat = saturated
+                clock.lap("warp")
+            else:
+                j = plan.track_no(i)
+                t0, t1 = times[plan.tracking[j]], times[plan.tracking[j + 1]]
+                disp, err = chain.at(j, float((times[i] - t0) / (t1 - t0)))
+                clock.lap("chain")
+                olat[led] = warp(rgb, disp, base)
+                c = confidence(err, cfg.confidence_px) * inside(disp, base)
+                sat = sample(saturated, disp, base)
+                clock.lap("warp")
+            conf[led] = np.where(sat > 0, 0.0, c)
+        m = int(plan.middles[t])
+        mdn = _read(ctx, images, m)
+        clock.lap("io")
+        full = develop(mdn, plan.bayer, ctx.black, ctx.white, float(gain[m]))
+        clock.lap("demosaic")
+        g = zarr.open_group(str(Path(ctx.work) / DATA), mode="r+")
+        g["olat"][t] = olat
+        g["confidence"][t] = conf
+        g["full_lit"][t] = full
+        marker(ctx.work, "set", t).touch()
+        clock.lap("io")
+    return clock.split

@@ -1,0 +1,40 @@
+"""Shared fixtures: small virtual-light-stage datasets, made once per test session."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg():
+    from nervp.config import sim_preset
+
+    return sim_preset("tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_olat(tmp_path_factory, tiny_cfg) -> Path:
+    """A 64x64, 4-frame OLAT dataset of performer seed 0 with head motion."""
+    from nervp.synth.simulate import simulate
+
+    out = tmp_path_factory.mktemp("data") / "tiny.olat"
+    return simulate(out, tiny_cfg)
+
+
+@pytest.fixture(scope="session")
+def tiny_stage(tiny_cfg):
+    from nervp.synth.simulate import make_stage
+
+    return make_stage(dataclasses.replace(tiny_cfg, frames=2))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED
