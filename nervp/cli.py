@@ -15,6 +15,7 @@ from nervp.capture.config import CaptureConfig, ExecConfig
 from nervp.config import RAW_PRESETS, PresetName, sim_preset
 from nervp.errors import NervpError
 from nervp.progress import console, progress_bar
+from nervp.train.cli import Reenact, Train
 
 
 @dataclass
@@ -124,12 +125,20 @@ class Capture:
     """For a simulated stream: print PSNR against its ground truth (aligned, unaligned, sensor floor)."""
 
     def run(self) -> None:
+        import contextlib
+
         from nervp.capture import capture
 
-        with progress_bar("tasks") as bar:
-            task = bar.add_task("capture", total=None)
-            rep = capture(self.raw, self.out, self.settings, self.execution, self.overwrite,
-                          on_progress=lambda done, n: bar.update(task, completed=done, total=n))
+        with contextlib.ExitStack() as stack:
+            bars: list = []
+
+            def progress(done: int, total: int) -> None:  # the bar appears once the stream checks out
+                if not bars:
+                    bars.append(stack.enter_context(progress_bar("tasks")))
+                    bars.append(bars[0].add_task("capture", total=total))
+                bars[0].update(bars[1], completed=done, total=total)
+
+            rep = capture(self.raw, self.out, self.settings, self.execution, self.overwrite, on_progress=progress)
         console.print(rep.summary(), highlight=False)
         console.print(f"wrote {self.out}")
         if self.evaluate:
@@ -149,6 +158,8 @@ Command = (
     | Annotated[Inspect, tyro.conf.subcommand("inspect")]
     | Annotated[Demo, tyro.conf.subcommand("demo")]
     | Annotated[Capture, tyro.conf.subcommand("capture")]
+    | Annotated[Train, tyro.conf.subcommand("train")]
+    | Annotated[Reenact, tyro.conf.subcommand("reenact")]
 )
 
 

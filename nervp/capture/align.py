@@ -11,6 +11,7 @@ in image i, so the aligned image is  aligned(x) = image_i(x + D(x))  (backward w
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import cv2
@@ -29,15 +30,22 @@ _PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOP
 
 @contextlib.contextmanager
 def limit_threads(n: int) -> Iterator[None]:
-    """Let torch and OpenCV use `n` threads inside the block (restored after)."""
+    """Let torch and OpenCV use `n` threads inside the block.
+
+    The settings are process-wide: they are restored after the block only in the main thread
+    (a caller running tasks in-process); worker threads of a Dask worker leave them set.
+    """
+    main = threading.current_thread() is threading.main_thread()
     t_old, c_old = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(n)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
     cv2.setNumThreads(n)
     try:
         yield
     finally:
-        torch.set_num_threads(t_old)
-        cv2.setNumThreads(c_old)
+        if main:
+            torch.set_num_threads(t_old)
+            cv2.setNumThreads(c_old)
 
 
 def develop(dn: np.ndarray, bayer: str, black: float, white: float, gain: float,

@@ -81,14 +81,20 @@ class CaptureReport:
         lines = [
             f"{p.n_sets} OLAT sets of {p.n_lights} LEDs, {p.height}x{p.width}, from {p.n_images} raw images "
             f"({p.camera_fps:g} fps camera, {p.tracking_fps:g} tracking frames/s)",
-            f"output rate {p.output_fps:.4g} sets/s (a set on every {p.set_stride or 'irregular'}. tracking "
-            f"frame); each OLAT image serves {self.reuse()['min']}-{self.reuse()['max']} sets",
+            f"output rate {p.output_fps:.4g} sets/s ({_every(p.set_stride)}); each OLAT image serves "
+            f"{self.reuse()['min']}-{self.reuse()['max']} sets",
             f"computed {self.sets_run} sets and {self.flows_run} flow pairs, reused {self.sets_skipped} sets "
             f"and {self.flows_skipped} flow pairs from an interrupted run; {self.seconds:.1f} s on {self.scheduler}",
         ]
         if self.split:
             lines.append("task time: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(self.split.items())))
         return "\n".join(lines)
+
+
+def _every(stride: int) -> str:
+    if stride == 0:
+        return "irregular set spacing"
+    return "a set on every tracking frame" if stride == 1 else f"a set on every {stride}th tracking frame"
 
 
 def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = None,
@@ -206,10 +212,12 @@ def _execute(ctx: TaskContext, flows: list[int], sets: list[int], exe: ExecConfi
     ftasks = {p: dask.delayed(flow_task, pure=False)(c, p, dask_key_name=f"flow-{p:06d}") for p in flows}
     stasks = []
     for t in sets:
-        deps = [ftasks[p] for p in (plan.slot(int(j)) for j in plan.set_pairs(t))] if plan.n_pairs else []
-        stasks.append(dask.delayed(set_task, pure=False)(c, t, *[d for d in deps if d is not None],
-                                                         dask_key_name=f"set-{t:06d}"))
+        slots = [plan.slot(int(j)) for j in plan.set_pairs(t)] if plan.n_pairs else []
+        deps = [ftasks[p] for p in slots if p in ftasks]  # flows done in an earlier run: no edge
+        stasks.append(dask.delayed(set_task, pure=False)(c, t, *deps, dask_key_name=f"set-{t:06d}"))
     tasks = list(ftasks.values()) + stasks
+    if on_progress is not None:
+        on_progress(0, total)
     if exe.scheduler:
         return _on_cluster(tasks, exe.scheduler, ctx, on_progress), f"Dask cluster {exe.scheduler}"
     n = min(exe.workers or os.cpu_count() or 1, total)

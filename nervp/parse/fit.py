@@ -55,6 +55,15 @@ PHI_BOUNDS = {
 }
 
 
+# Relative prior strength per φ dimension (default 1). Mouth and eye shapes that can mimic
+# a jaw opening or a blink in 2-D landmarks (a lip raise plus a lip depress looks like an
+# open jaw) cost more, so a motion goes to the dimension that usually causes it.
+PHI_PRIOR_SCALE = {
+    "upper_lip_raise": 10.0, "lower_lip_depress": 10.0, "pucker": 3.0, "funnel": 3.0,
+    "eye_wide_left": 10.0, "eye_wide_right": 10.0, "brow_lower_left": 3.0, "brow_lower_right": 3.0,
+}
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """Settings of the model fit (see the module docstring)."""
@@ -64,7 +73,8 @@ class FitConfig:
     robust_iod: float = 0.03
     """Huber threshold on a landmark's distance, in inter-ocular distances."""
     phi_prior: float = 1e-3
-    """Weight of the zero-mean prior on φ (per unit φ, against squared IOD residuals)."""
+    """Weight of the zero-mean prior on φ (per unit φ, against squared IOD residuals), times
+    PHI_PRIOR_SCALE for the dimensions listed there."""
     beta_prior: float = 3e-3
     """Weight of the zero-mean prior on β (per identity standard deviation)."""
     oval_weight: float = 0.5
@@ -149,7 +159,7 @@ def init_pose(model: HeadModel, camera: Camera, landmarks: np.ndarray) -> np.nda
 @dataclass(frozen=True)
 class _Problem:
     """One batched least-squares problem (internal). Parameters per frame:
-    θ (6), φ (E), then β (n_id) when `free_beta`."""
+    θ (6), φ (E), then β (n_id) when `free_beta`; `fixed` (P,) bool marks parameters held."""
 
     model: HeadModel
     camera: Camera
@@ -160,38 +170,63 @@ class _Problem:
     free_beta: bool
     cfg: FitConfig
 
-    def project(self, p: Tensor) -> Tensor:
+    def project(self, p: Tensor, beta: Tensor | None = None) -> Tensor:
+        """(M, 478, 2) projected landmarks of parameters p (M, P)."""
         E = self.model.n_expr
-        beta = p[:, 6 + E:] if self.free_beta else self.beta
+        beta = p[:, 6 + E:] if self.free_beta else (self.beta if beta is None else beta)
         v = G(self.model, beta, p[:, :6], p[:, 6:6 + E])
-        return project(v, self.camera)[..., :2]
+        cam = self.camera
+        m = p.shape[0]
+        cam = Camera(cam.R[:1].expand(m, 3, 3), cam.t[:1].expand(m, 3), cam.K[:1].expand(m, 3, 3),
+                     cam.width, cam.height)
+        return project(v, cam)[..., :2]
 
-    def residual(self, p: Tensor, huber: Tensor) -> Tensor:
-        """(N, R) residual rows for parameters p (N, P) and Huber weights (N, 478)."""
+    @property
+    def _phi_w(self) -> Tensor:
+        """(E,) square roots of the per-dimension φ prior weights."""
+        scale = [PHI_PRIOR_SCALE.get(n, 1.0) for n in self.model.expr_names]
+        return (self.cfg.phi_prior * torch.tensor(scale, dtype=torch.float64)).sqrt()
+
+    def _prior(self, p: Tensor) -> Tensor:
         E = self.model.n_expr
-        d = (self.project(p) - self.target) / self.scale[:, None, None]
-        d = d * (self.weights * huber).sqrt()[..., None]
-        rows = [d.reshape(len(p), -1), math.sqrt(self.cfg.phi_prior) * p[:, 6:6 + E]]
+        rows = [self._phi_w * p[:, 6:6 + E]]
         if self.free_beta:
             rows.append(math.sqrt(self.cfg.beta_prior) * p[:, 6 + E:])
         return torch.cat(rows, dim=1)
+
+    def _prior_jacobian(self, n: int, P: int) -> Tensor:
+        E = self.model.n_expr
+        j = torch.zeros(P - 6, P, dtype=torch.float64)
+        j[:E, 6:6 + E] = torch.diag(self._phi_w)
+        if self.free_beta:
+            j[E:, 6 + E:] = math.sqrt(self.cfg.beta_prior) * torch.eye(P - 6 - E, dtype=torch.float64)
+        return j.expand(n, -1, -1)
+
+    def _gain(self, huber: Tensor) -> Tensor:
+        return ((self.weights * huber).sqrt() / self.scale[:, None])[..., None]  # (N, 478, 1)
+
+    def residual(self, p: Tensor, huber: Tensor) -> Tensor:
+        """(N, R) residual rows for parameters p (N, P) and Huber weights (N, 478)."""
+        d = (self.project(p) - self.target) * self._gain(huber)
+        return torch.cat([d.reshape(len(p), -1), self._prior(p)], dim=1)
+
+    def jacobian(self, p: Tensor, huber: Tensor, h: float = 1e-7) -> tuple[Tensor, Tensor]:
+        """(r (N, R), J (N, R, P)): the model's derivatives by forward differences of `G`,
+        all frames and parameters in one batch (G is smooth; float64 keeps ~1e-7 accuracy)."""
+        n, P = p.shape
+        steps = p[:, None, :] + h * torch.eye(P, dtype=p.dtype)  # (N, P, P)
+        beta = None if self.free_beta else self.beta.repeat_interleave(P, 0)
+        uv0 = self.project(p)
+        uv = self.project(steps.reshape(n * P, P), beta).reshape(n, P, 478, 2)
+        gain = self._gain(huber)
+        J_lm = ((uv - uv0[:, None]) / h * gain[:, None]).reshape(n, P, -1).transpose(1, 2)
+        r = torch.cat([((uv0 - self.target) * gain).reshape(n, -1), self._prior(p)], dim=1)
+        return r, torch.cat([J_lm, self._prior_jacobian(n, P)], dim=1)
 
     def huber(self, p: Tensor) -> Tensor:
         d = ((self.project(p) - self.target).norm(dim=-1) / self.scale[:, None])
         k = self.cfg.robust_iod
         return torch.where(d <= k, torch.ones_like(d), k / d.clamp(min=1e-12))
-
-
-def _jacobian(fn: Callable[[Tensor], Tensor], p: Tensor) -> tuple[Tensor, Tensor]:
-    """(r (N, R), J (N, R, P)) of a per-frame-separable residual fn by forward mode."""
-    cols = []
-    r = None
-    for k in range(p.shape[1]):
-        e = torch.zeros_like(p)
-        e[:, k] = 1.0
-        r, jk = torch.func.jvp(fn, (p,), (e,))
-        cols.append(jk)
-    return r, torch.stack(cols, dim=-1)
 
 
 def _levenberg_marquardt(prob: _Problem, p: Tensor, lo: Tensor, hi: Tensor, iterations: int) -> Tensor:
@@ -201,12 +236,12 @@ def _levenberg_marquardt(prob: _Problem, p: Tensor, lo: Tensor, hi: Tensor, iter
     eye = torch.eye(P, dtype=p.dtype)
     for _ in range(iterations):
         huber = prob.huber(p)
-        r, J = _jacobian(lambda q, h=huber: prob.residual(q, h), p)
+        r, J = prob.jacobian(p, huber)
         cost = (r * r).sum(1)
         A = J.transpose(1, 2) @ J
         g = (J.transpose(1, 2) @ r.unsqueeze(-1)).squeeze(-1)
+        diag = A.diagonal(dim1=1, dim2=2)
         for _try in range(4):
-            diag = A.diagonal(dim1=1, dim2=2)
             M = A + lam[:, None, None] * (diag[:, :, None] * eye) + 1e-12 * eye
             step = -torch.linalg.solve(M, g)
             q = torch.minimum(torch.maximum(p + step, lo), hi)

@@ -51,16 +51,19 @@ Method of the fast path
 -----------------------
 Triangles are processed in blocks (whole images of the batch at a time when a mesh
 fits). Per block: gather the vertices, compute each triangle's box and drop test, and
-sort the live triangles by box size (a stable sort of a uint8 class). Boxes of up to
-4 x 4 pixels -- nearly all triangles of a dense mesh -- are then evaluated as dense
-(box slot, triangle) tiles by broadcasting, with no per-pair gathers; larger boxes
+sort the live triangles by box size (a stable sort of a uint8 class). Each class is
+evaluated as dense (tile slot, triangle) arrays by broadcasting, with no per-pair
+gathers: tiles match boxes of up to 8 x 8 pixels exactly and are powers of two up to
+64 beyond that (slots outside a box are masked). Boxes wider or taller than 64 pixels
 enumerate their (triangle, pixel) pairs with ``repeat_interleave``. Each candidate
 pair becomes one int64, ``(float32 bits of z) << 32 | flat triangle id``, or an
 "empty" key when not covered. Positive floats order like their bit patterns, so a
 single ``scatter_reduce(amin)`` into the per-pixel buffer performs the depth test *and*
-the tie-break, and blocks and chunks merge into the same buffer by the same rule.
-Only the winners are then revisited to compute barycentrics. Memory is bounded by
-``max_pairs`` candidate pairs per step (CPU steps are smaller still, to stay in cache).
+the tie-break, and blocks and chunks merge into the same buffer by the same rule
+(depth-only rasterization scatters the int32 bits alone). Only the winners are then
+revisited to compute barycentrics. Memory is bounded by ``max_pairs`` candidate pairs
+per step (CPU steps are smaller still, to stay in cache). Images are limited to 2**22
+pixels (2048 x 2048), where pixel offsets stay exact in float32.
 """
 
 from __future__ import annotations
@@ -162,15 +165,13 @@ def _box(
     width: int,
     near: float,
     cull: bool,
-    out: Tensor | None = None,
-):
+    out: Tensor,
+) -> Tensor:
     """Candidate box and drop test (rules 1-3). x, y, z: (3, n) float32 per vertex.
 
-    Returns col0, row0, bw, bh: (n,) float32 first column/row and box size (0 when
-    empty), and keep: (n,) bool. `out` (2, n), if given, receives col0 and row0.
+    Writes into `out` (4, n) float32 the first column and row of each box and its
+    width and height in pixels (0 when empty). Returns keep: (n,) bool.
     """
-    if out is None:
-        out = torch.empty((2,) + x.shape[1:], dtype=torch.float32, device=x.device)
     x0, x1, x2 = x
     y0, y1, y2 = y
     area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
@@ -184,9 +185,9 @@ def _box(
     row0 = torch.ceil(torch.minimum(torch.minimum(y0, y1), y2) - 0.5, out=out[1]).clamp_(min=0.0)
     row1 = torch.floor(torch.maximum(torch.maximum(y0, y1), y2) - 0.5).clamp_(max=height - 1.0)
     zero = torch.zeros((), device=x.device)
-    bw = torch.fmax(col1 - col0 + 1.0, zero)  # fmax: NaN (non-finite vertices) -> 0
-    bh = torch.fmax(row1 - row0 + 1.0, zero)
-    return col0, row0, bw, bh, keep
+    torch.fmax(col1 - col0 + 1.0, zero, out=out[2])  # fmax: NaN (non-finite vertex) -> 0
+    torch.fmax(row1 - row0 + 1.0, zero, out=out[3])
+    return keep
 
 
 def _coeffs(x: Tensor, y: Tensor, z: Tensor, col0: Tensor, row0: Tensor) -> Tensor:
@@ -212,24 +213,17 @@ def _coeffs(x: Tensor, y: Tensor, z: Tensor, col0: Tensor, row0: Tensor) -> Tens
     return out
 
 
-def _gather_vertices(
-    screen_t: Tensor, faces: Tensor, ids: Tensor, n_faces: int, n_verts: int
-) -> Tensor:
-    """(3 coords, 3 corners, n) float32 vertices of flat triangle ids (b * F + f).
-
-    screen_t: (3, B * V) screen coordinates, one row per coordinate.
-    """
-    b = torch.div(ids, n_faces, rounding_mode="floor")
-    vid = faces.index_select(0, ids - b * n_faces) + (b * n_verts).unsqueeze(1)  # (n, 3)
-    vid = vid.t().reshape(1, -1)
-    return torch.gather(screen_t, 1, vid.expand(3, -1)).view(3, 3, -1)
-
-
 # --------------------------------------------------------------------------- fast path
 
-_SMALL = 4  # boxes up to _SMALL x _SMALL pixels are evaluated as dense slot-major tiles
-_BIG = _SMALL * _SMALL  # class of larger boxes (per-pair gathers)
+# Box classes. A box of bw x bh pixels is evaluated in a dense tile of TW x TH slots,
+# TW the first of _TILES >= bw (likewise TH): exact up to 8, masked above. Boxes wider
+# or taller than the last tile take the per-pair path (_BIG).
+_TILES = (1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64)
+_EXACT = 8  # tiles up to this size match the box exactly (no slot mask)
+_NT = len(_TILES)
+_BIG = _NT * _NT  # class of larger boxes (per-pair gathers)
 _NONE = _BIG + 1  # class of dropped triangles and empty boxes
+_SLACK_ROWS = _TILES[-1]  # masked slots may index past the last pixel: buffer slack
 
 
 def _pack(zinv: Tensor, h: Tensor, tid: Tensor | None) -> Tensor:
@@ -262,28 +256,35 @@ def _covered(dx: Tensor, dy: Tensor, A1, B1, A2, B2, iz0, Az, Bz) -> tuple[Tenso
     return s, torch.minimum(h, s)
 
 
-def _slot_offsets(bw: int, bh: int, width: int, device) -> tuple[Tensor, Tensor, Tensor]:
-    """(S, 1) column and row offsets (float32) and pixel-key offsets (int64) of a box."""
+def _slot_offsets(tw: int, th: int, width: int, device) -> tuple[Tensor, Tensor, Tensor]:
+    """(S, 1) column and row offsets (float32) and pixel-key offsets (int64) of a tile."""
     ly, lx = torch.meshgrid(
-        torch.arange(bh, device=device), torch.arange(bw, device=device), indexing="ij"
+        torch.arange(th, device=device), torch.arange(tw, device=device), indexing="ij"
     )
     ly, lx = ly.reshape(-1, 1), lx.reshape(-1, 1)
     return lx.float(), ly.float(), ly * width + lx
 
 
-def _small_class(buf, cols, base, tid, bw: int, bh: int, width: int, cap: int) -> None:
-    """Triangles whose boxes are exactly bw x bh: dense (slots, triangles) tiles."""
-    lx, ly, koff = _slot_offsets(bw, bh, width, buf.device)
+def _tile_class(buf, cols, box, base, tid, tw: int, th: int, width: int, cap: int) -> None:
+    """Triangles whose boxes fit a tw x th tile: dense (slots, triangles) arrays.
+
+    cols: (9, n) coefficients; box: (2, n) box width and height (used only when the
+    tile is larger than some boxes: slots outside a box are made empty); base, tid:
+    (1, n) pixel key of the box corner and flat triangle id (or None).
+    """
+    lx, ly, koff = _slot_offsets(tw, th, width, buf.device)
+    masked = tw > _EXACT or th > _EXACT
     n = base.shape[1]
-    step = max(1, cap // (bw * bh))
+    step = max(1, cap // (tw * th))
     for a in range(0, n, step):
-        c = cols[:, a : a + step]
-        ox, oy, A1, B1, A2, B2, iz0, Az, Bz = c.unbind(0)
+        ox, oy, A1, B1, A2, B2, iz0, Az, Bz = cols[:, a : a + step].unbind(0)
         s, h = _covered(ox + lx, oy + ly, A1, B1, A2, B2, iz0, Az, Bz)
+        if masked:  # >= 0 inside the box: (bw - 1) - lx and (bh - 1) - ly
+            bw, bh = (box[:, a : a + step] - 1.0).unbind(0)
+            h = torch.minimum(h, torch.minimum(bw - lx, bh - ly))
         packed = _pack(s, h, None if tid is None else tid[:, a : a + step])
-        buf.scatter_reduce_(
-            0, (base[:, a : a + step] + koff).view(-1), packed.view(-1), reduce="amin"
-        )
+        key = (base[:, a : a + step] + koff).view(-1)
+        buf.scatter_reduce_(0, key, packed.view(-1), reduce="amin")
 
 
 def _blocks(count: Tensor, cap: int) -> list[tuple[int, int, int]]:
@@ -333,15 +334,23 @@ def _chunks(B: int, F: int, block: int):
                 yield b, b + 1, f0, min(f0 + block, F)
 
 
+def _class_table() -> Tensor:
+    """(L, L) uint8 class of a box of w x h pixels, sizes clipped to L - 1 = last tile + 1."""
+    lim = _TILES[-1] + 1
+    tile = np.searchsorted(np.array(_TILES), np.arange(lim + 1))  # _NT where too big
+    t = tile[:, None] * _NT + tile[None, :]
+    t = np.where((tile[:, None] == _NT) | (tile[None, :] == _NT), _BIG, t)
+    t[0, :] = t[:, 0] = _NONE
+    return torch.from_numpy(t.astype(np.uint8))
+
+
 def _classify(bw: Tensor, bh: Tensor, keep: Tensor) -> tuple[Tensor, list[int]]:
-    """Box class per triangle (uint8): 4 * (bw - 1) + (bh - 1) for boxes up to 4 x 4
-    pixels, _BIG for larger ones, _NONE for dropped triangles and empty boxes; and the
-    number of triangles in each class."""
-    lut = torch.full((_SMALL + 2, _SMALL + 2), _BIG, dtype=torch.uint8)
-    lut[1:-1, 1:-1] = torch.arange(_BIG, dtype=torch.uint8).view(_SMALL, _SMALL)
-    lut[0, :] = lut[:, 0] = _NONE
-    raw = (bw * keep).clamp_(max=_SMALL + 1) * (_SMALL + 2) + bh.clamp(max=_SMALL + 1)
-    cls = lut.view(-1).to(bw.device).index_select(0, raw.long())
+    """Box class per triangle (uint8): tile index ``i * _NT + j`` (tile ``_TILES[i] x
+    _TILES[j]``), _BIG for boxes beyond the tiles, _NONE for dropped triangles and empty
+    boxes; and the number of triangles in each class."""
+    lim = _TILES[-1] + 1
+    raw = (bw * keep).clamp_(max=lim) * (lim + 1) + bh.clamp(max=lim)
+    cls = _class_table().view(-1).to(bw.device).index_select(0, raw.long())
     return cls, torch.bincount(cls, minlength=_NONE + 1).tolist()
 
 
@@ -361,12 +370,13 @@ def _zbuffer(
     F = faces.shape[0]
     hw = height * width
     dev = screen.device
+    slack = _SLACK_ROWS * width + _TILES[-1]  # masked tile slots may reach past the end
     if with_ids:
-        buf = torch.full((B * hw,), _EMPTY, dtype=torch.int64, device=dev)
+        buf = torch.full((B * hw + slack,), _EMPTY, dtype=torch.int64, device=dev)
     else:  # depth only: float32 bits of z, compared as int32
-        buf = torch.full((B * hw,), 0x7FFFFFFF, dtype=torch.int32, device=dev)
+        buf = torch.full((B * hw + slack,), 0x7FFFFFFF, dtype=torch.int32, device=dev)
     if F == 0:
-        return buf
+        return buf[: B * hw]
     screen_t = screen.reshape(B * V, 3).t().contiguous()  # (3, B * V)
     faces_t = faces.t().contiguous()  # (3, F)
     if dev.type == "cpu":  # blocks sized for the caches
@@ -377,48 +387,50 @@ def _zbuffer(
         nf = f1 - f0
         vid = faces_t[:, None, f0:f1] + (torch.arange(b0, b1, device=dev) * V).view(1, -1, 1)
         n = vid[0].numel()
-        # rows: x0 x1 x2 y0 y1 y2 z0 z1 z2 col0 row0 of every triangle of the block
-        tab = torch.empty(11, n, dtype=torch.float32, device=dev)
-        for c in range(3):  # rows: x0 x1 x2 y0 y1 y2 z0 z1 z2 col0 row0
+        # rows: x0 x1 x2 y0 y1 y2 z0 z1 z2 col0 row0 bw bh of every triangle of the block
+        tab = torch.empty(13, n, dtype=torch.float32, device=dev)
+        for c in range(3):
             torch.index_select(screen_t[c], 0, vid.reshape(-1), out=tab[3 * c : 3 * c + 3].view(-1))
-        col0, row0, bw, bh, keep = _box(*tab[:9].view(3, 3, n), height, width, near, cull, tab[9:])
-        cls, sizes = _classify(bw, bh, keep)
-        n_live = cls.shape[0] - sizes[_NONE]
+        keep = _box(*tab[:9].view(3, 3, n), height, width, near, cull, out=tab[9:])
+        cls, sizes = _classify(tab[11], tab[12], keep)
+        n_live = n - sizes[_NONE]
         if n_live == 0:
             continue
         # sort the live triangles by class: each class is then one contiguous slice
         order = torch.argsort(cls, stable=True)[:n_live]
-        sel = torch.empty(11, n_live, dtype=torch.float32, device=dev)
-        for r in range(11):
+        sel = torch.empty(13, n_live, dtype=torch.float32, device=dev)
+        for r in range(13):
             torch.index_select(tab[r], 0, order, out=sel[r])
-        col0, row0 = sel[9], sel[10]
+        col0, row0, box = sel[9], sel[10], sel[11:]
         cols = _coeffs(*sel[:9].view(3, 3, -1), col0, row0)
         img = torch.div(order, nf, rounding_mode="floor") + b0
         base = img * hw + (row0 * width + col0).long()
         tid = order + (b0 * F + f0) if with_ids else None
         a = 0
         for k in range(_NONE):
-            n = sizes[k]
-            sl = slice(a, a + n)
-            if n and k < _BIG:
-                _small_class(
+            m = sizes[k]
+            sl = slice(a, a + m)
+            a += m
+            if m == 0:
+                continue
+            tk = None if tid is None else tid[sl]
+            if k < _BIG:
+                tw, th = _TILES[k // _NT], _TILES[k % _NT]
+                _tile_class(
                     buf,
                     cols[:, sl],
+                    box[:, sl],
                     base[sl].unsqueeze(0),
-                    None if tid is None else tid[sl].unsqueeze(0),
-                    k // _SMALL + 1,
-                    k % _SMALL + 1,
+                    None if tk is None else tk.unsqueeze(0),
+                    tw,
+                    th,
                     width,
                     cap,
                 )
-            elif n:
-                o = order[sl]
-                bwk = bw.index_select(0, o)
-                count = (bwk * bh.index_select(0, o)).long()
-                tk = None if tid is None else tid[sl]
-                _big_class(buf, cols[:, sl], base[sl], tk, bwk, count, width, cap)
-            a += n
-    return buf
+            else:
+                count = (box[0, sl] * box[1, sl]).long()
+                _big_class(buf, cols[:, sl], base[sl], tk, box[0, sl], count, width, cap)
+    return buf[: B * hw]
 
 
 _INF_BITS = 0x7F800000  # float32 +inf: keys at or above it are empty
@@ -487,36 +499,57 @@ def rasterize(
         buf = _zbuffer(screen, faces, height, width, cull_backfaces, _near32(near), max_pairs)
         face_idx = torch.full((B * hw,), -1, dtype=torch.int64, device=screen.device)
         bary = torch.zeros(B * hw, 3, dtype=torch.float32, device=screen.device)
-        pix = torch.nonzero((buf >> 32) < _INF_BITS).squeeze(1)
-        if pix.numel():
-            tid = buf[pix] & _LOW32
-            img = torch.div(pix, hw, rounding_mode="floor")
-            face_idx.index_copy_(0, pix, tid - img * F)
-            bary.index_copy_(0, pix, _resolve(screen, faces, tid, pix - img * hw, height, width))
+        zkey = (buf >> 32).int()
+        b, i, j = torch.nonzero(zkey.view(B, height, width) < _INF_BITS).unbind(1)
+        if b.numel():
+            pix = (b * height + i) * width + j
+            face = (buf.index_select(0, pix) & _LOW32) - b * F
+            face_idx.index_copy_(0, pix, face)
+            step = _PAIR_BLOCK // 4 if screen.device.type == "cpu" else pix.numel()
+            for a in range(0, pix.numel(), step):  # blocks that stay in cache
+                sl = slice(a, a + step)
+                weights = _resolve(screen, faces, b[sl], face[sl], i[sl], j[sl], height, width)
+                for k in range(3):
+                    bary[:, k].index_copy_(0, pix[sl], weights[k])
+        depth = torch.where(zkey < _INF_BITS, zkey.view(torch.float32), torch.inf)
     return Fragments(
         face_idx.view(B, height, width),
         bary.view(B, height, width, 3),
-        _unpack_depth(buf).view(B, height, width),
+        depth.view(B, height, width),
     )
 
 
 def _resolve(
-    screen: Tensor, faces: Tensor, tid: Tensor, pix: Tensor, height: int, width: int
-) -> Tensor:
-    """(n, 3) barycentrics (rule 7) of flat triangle ids `tid` at in-image pixels `pix`."""
-    B, V = screen.shape[:2]
-    screen_t = screen.reshape(B * V, 3).t().contiguous()
-    x, y, z = _gather_vertices(screen_t, faces, tid, faces.shape[0], V)
-    col0, row0, _, _, _ = _box(x, y, z, height, width, 0.0, False)
+    screen: Tensor,
+    faces: Tensor,
+    b: Tensor,
+    face: Tensor,
+    row: Tensor,
+    col: Tensor,
+    height: int,
+    width: int,
+) -> list[Tensor]:
+    """Barycentrics (rule 7) of triangles `face` of images `b` at pixels (row, col):
+    three (n,) float32 weights."""
+    V = screen.shape[1]
+    screen_t = screen.reshape(-1, 3).t().contiguous()  # (3, B * V)
+    vbase = b * V
+    vid = torch.cat([faces[:, k].index_select(0, face) + vbase for k in range(3)])  # (3n,)
+    x, y, z = (screen_t[c].index_select(0, vid).view(3, -1) for c in range(3))
+    box = torch.empty(4, face.shape[0], dtype=torch.float32, device=face.device)
+    _box(x, y, z, height, width, 0.0, False, out=box)
+    col0, row0 = box[0], box[1]
     ox, oy, A1, B1, A2, B2, _, _, _ = _coeffs(x, y, z, col0, row0)
-    row = torch.div(pix, width, rounding_mode="floor")
-    dx = ox + ((pix - row * width).float() - col0)
+    dx = ox + (col.float() - col0)
     dy = oy + (row.float() - row0)
     l1 = A1 * dx + B1 * dy
     l2 = A2 * dx + B2 * dy
     l0 = (1.0 - l1) - l2
-    w = torch.stack([l0, l1, l2]).clamp_(min=0.0) * torch.reciprocal(z)
-    return (w / ((w[0] + w[1]) + w[2])).t()
+    w = [
+        torch.clamp_(lk, min=0.0).mul_(torch.reciprocal(z[k])) for k, lk in enumerate((l0, l1, l2))
+    ]
+    total = (w[0] + w[1]) + w[2]
+    return [wk.div_(total) for wk in w]
 
 
 # --------------------------------------------------------------------------- attributes

@@ -115,6 +115,22 @@ def test_matches_reference_sphere_with_big_triangles() -> None:
         )
 
 
+def test_matches_reference_large_triangles() -> None:
+    """Boxes of every tile size (exact, masked 16 / 32 / 64) and beyond 64 pixels."""
+    g = torch.Generator().manual_seed(7)
+    sizes = torch.tensor([3.0, 7.0, 12.0, 20.0, 40.0, 60.0, 90.0, 150.0])
+    centre = torch.rand(2, 8, 1, 2, generator=g) * torch.tensor([80.0, 72.0])
+    xy = centre + (torch.rand(2, 8, 3, 2, generator=g) - 0.5) * sizes.view(1, 8, 1, 1)
+    z = torch.rand(2, 8, 3, 1, generator=g) * 2 + 0.5
+    screen = torch.cat([xy, z], -1).reshape(2, 24, 3)
+    faces = torch.arange(24).view(8, 3)
+    for cull in (False, True):
+        assert_same(
+            rasterize(screen, faces, 72, 80, cull_backfaces=cull, max_pairs=500),
+            rasterize_reference(screen, faces, 72, 80, cull_backfaces=cull),
+        )
+
+
 def test_chunked_equals_unchunked() -> None:
     screen, faces = random_soup(5, batch=3, height=24, width=32)
     # add one screen-filling triangle so large boxes are split too

@@ -1,0 +1,168 @@
+"""The rendering-to-video translator (paper section 3.3, supplementary section 8, Fig. 15).
+
+A U-Net encoder-decoder reads the 11 most recent conditioning frames (stacked on the channel
+axis) and predicts, for the newest frame, the reflectance field plus normal, albedo and alpha.
+Two reflectance heads share one interface:
+
+* ``olat``: the paper's head, L x RGB images directly;
+* ``lowrank``: K RGB basis images and a learned (K, L) coefficient matrix initialised from a
+  PCA of the target's training OLAT images, so OLAT_l = sum_k C[k, l] * basis_k. The network
+  carries K x 3 output channels instead of L x 3, which is what caps the paper's resolution.
+
+All reflectance outputs are in the run's normalised linear radiance units (dataset radiance
+divided by `olat_scale`, stored in the run's config).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class TranslatorConfig:
+    """Architecture of the translator."""
+
+    in_frames: int = 11
+    """Conditioning frames per input window (the paper: 11)."""
+    cond_channels: int = 9
+    """Channels of one conditioning frame (diffuse 3 + PNCC 3 + landmark image 3)."""
+    base_channels: int = 32
+    """Channels of the first encoder level; doubled at each level up to max_channels."""
+    max_channels: int = 256
+    depth: int = 4
+    """Number of 2x downsamplings."""
+    head: Literal["olat", "lowrank"] = "olat"
+    """Reflectance head: the paper's L images, or K basis images + coefficients."""
+    rank: int = 16
+    """K, basis images of the low-rank head."""
+    n_lights: int = 96
+
+
+@dataclass(frozen=True)
+class FieldPrediction:
+    """One batch of predicted reflectance fields (float32, normalised linear radiance).
+
+    Attributes:
+        olat: (B, L, 3, H, W) OLAT images (for the low-rank head, reconstructed from the basis).
+        basis: (B, K, 3, H, W) basis images, or None for the olat head.
+        coeffs: (K, L) coefficients, or None for the olat head.
+        normal: (B, 3, H, W) unit world-space normals.
+        albedo: (B, 3, H, W) linear diffuse albedo in [0, 1].
+        alpha: (B, 1, H, W) coverage in [0, 1].
+    """
+
+    olat: Tensor
+    basis: Tensor | None
+    coeffs: Tensor | None
+    normal: Tensor
+    albedo: Tensor
+    alpha: Tensor
+
+
+def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    groups = max(1, min(8, cout // 8))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1),
+        nn.GroupNorm(groups, cout),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1),
+        nn.GroupNorm(groups, cout),
+        nn.LeakyReLU(0.2, inplace=True),
+    )
+
+
+class Translator(nn.Module):
+    """U-Net from a window of conditioning maps to a reflectance field.
+
+    Input: (B, in_frames * cond_channels, H, W) with H and W divisible by 2**depth.
+    GroupNorm (no batch statistics) keeps single- and multi-process training equivalent.
+    """
+
+    def __init__(self, cfg: TranslatorConfig):
+        super().__init__()
+        self.cfg = cfg
+        ch = [min(cfg.base_channels * 2**i, cfg.max_channels) for i in range(cfg.depth + 1)]
+        self.stem = _block(cfg.in_frames * cfg.cond_channels, ch[0])
+        self.down = nn.ModuleList(_block(ch[i], ch[i + 1], stride=2) for i in range(cfg.depth))
+        self.up = nn.ModuleList(_block(ch[i + 1] + ch[i], ch[i]) for i in reversed(range(cfg.depth)))
+        out_refl = cfg.n_lights * 3 if cfg.head == "olat" else cfg.rank * 3
+        self.refl = nn.Conv2d(ch[0], out_refl, 1)
+        self.aux = nn.Conv2d(ch[0], 3 + 3 + 1, 1)  # normal, albedo, alpha
+        if cfg.head == "lowrank":
+            self.coeffs = nn.Parameter(torch.zeros(cfg.rank, cfg.n_lights))
+        else:
+            self.register_parameter("coeffs", None)
+
+    def init_coeffs(self, coeffs: Tensor) -> None:
+        """Set the low-rank coefficient matrix (K, L), e.g. from a PCA of training OLAT images."""
+        if self.coeffs is None:
+            raise ValueError("init_coeffs only applies to the low-rank head")
+        if coeffs.shape != self.coeffs.shape:
+            raise ValueError(f"coefficients must be {tuple(self.coeffs.shape)}, got {tuple(coeffs.shape)}")
+        with torch.no_grad():
+            self.coeffs.copy_(coeffs)
+
+    def forward(self, x: Tensor) -> FieldPrediction:
+        cfg = self.cfg
+        m = 2**cfg.depth
+        if x.dim() != 4 or x.shape[1] != cfg.in_frames * cfg.cond_channels:
+            raise ValueError(f"translator input must be (B, {cfg.in_frames * cfg.cond_channels}, H, W), "
+                             f"got {tuple(x.shape)}")
+        if x.shape[-1] % m or x.shape[-2] % m:
+            raise ValueError(f"image size {tuple(x.shape[-2:])} must be divisible by {m}")
+        skips = [self.stem(x)]
+        for d in self.down:
+            skips.append(d(skips[-1]))
+        h = skips.pop()
+        for u in self.up:
+            s = skips.pop()
+            h = u(torch.cat([F.interpolate(h, size=s.shape[-2:], mode="bilinear", align_corners=False), s], 1))
+        B, _, H, W = h.shape
+        refl = self.refl(h)
+        aux = self.aux(h)
+        normal = F.normalize(aux[:, 0:3], dim=1, eps=1e-6)
+        albedo = torch.sigmoid(aux[:, 3:6])
+        alpha = torch.sigmoid(aux[:, 6:7])
+        if cfg.head == "olat":
+            olat = F.softplus(refl, beta=4.0).view(B, cfg.n_lights, 3, H, W)
+            return FieldPrediction(olat, None, None, normal, albedo, alpha)
+        basis = refl.view(B, cfg.rank, 3, H, W)
+        olat = torch.einsum("bkchw,kl->blchw", basis, self.coeffs)
+        return FieldPrediction(olat, basis, self.coeffs, normal, albedo, alpha)
+
+
+def pca_coeffs(olat: Tensor, rank: int) -> Tensor:
+    """(K, L) orthonormal light-space basis from OLAT samples (N, L, 3, H, W) (or (N, L, ...)).
+
+    Rows are the top-K right singular vectors of the (pixels x lights) matrix, so projecting
+    an OLAT set onto them and back is the best rank-K reconstruction in least squares.
+    """
+    L = olat.shape[1]
+    X = olat.transpose(0, 1).reshape(L, -1).T.double()  # (pixels, L)
+    _, _, Vh = torch.linalg.svd(X, full_matrices=False)
+    if rank > Vh.shape[0]:
+        raise ValueError(f"rank {rank} exceeds the number of lights {L}")
+    return Vh[:rank].float()
+
+
+class PatchDiscriminator(nn.Module):
+    """Conditional PatchGAN: sees the newest conditioning frame and a reflectance field."""
+
+    def __init__(self, cond_channels: int, field_channels: int, base: int = 32, layers: int = 3):
+        super().__init__()
+        mods: list[nn.Module] = [nn.Conv2d(cond_channels + field_channels, base, 4, 2, 1), nn.LeakyReLU(0.2)]
+        c = base
+        for _ in range(layers - 1):
+            mods += [nn.Conv2d(c, c * 2, 4, 2, 1), nn.GroupNorm(8, c * 2), nn.LeakyReLU(0.2)]
+            c *= 2
+        mods += [nn.Conv2d(c, 1, 3, 1, 1)]
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, cond: Tensor, field: Tensor) -> Tensor:
+        """cond (B, C, H, W), field (B, F, H, W) -> (B, 1, h, w) patch logits."""
+        return self.net(torch.cat([cond, field], 1))

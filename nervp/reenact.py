@@ -1,0 +1,89 @@
+"""Reenactment: drive a trained target with a source performer's head pose and expression.
+
+source video or dataset -> track and fit -> normalise to the target (eq. 6) -> conditioning
+maps on the target's identity, colours and camera -> translator over 11-frame windows ->
+a reflectance-field dataset (kind "olat": the target's OLAT images, normal, albedo, alpha) that
+`nervp relight` renders under any lighting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from nervp.errors import NervpError
+from nervp.lightstage.dome import Dome
+from nervp.parse.conditioning import conditioning_maps
+from nervp.parse.normalize import normalize as normalize_params
+from nervp.parse.types import FaceParams
+from nervp.store.olat import OLATFrame, write_olat_dataset
+from nervp.train.data import cond_windows
+from nervp.train.run import FinishedRun, load_run
+from nervp.train.targets import load_target, performer_params
+
+
+def source_conditioning(run: FinishedRun, source: FaceParams, normalize: bool = True,
+                        pose: Literal["tracked", "fixed"] = "tracked") -> tuple[torch.Tensor, FaceParams, dict]:
+    """(T, C, H, W) conditioning maps of `source` retargeted to the run's target."""
+    target, stats = load_target(run.path)
+    report: dict = {"normalized": normalize}
+    if normalize:
+        source, rep = normalize_params(source, stats)
+        report["guarded_dimensions"] = list(rep.guarded)
+    driven = source.replace(beta=target.beta, colour=target.colour, colour_levels=target.colour_levels,
+                            camera=target.camera)
+    maps = conditioning_maps(driven, size=(int(run.info["height"]), int(run.info["width"])), pose=pose)
+    return maps.stacked().float(), driven.replace(theta=maps.theta, phi=maps.phi), report
+
+
+@torch.no_grad()
+def predict_frames(run: FinishedRun, cond: torch.Tensor, batch: int = 4) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Run the translator over every frame's window; yield (t, arrays in dataset layout, linear)."""
+    model = run.translator
+    dev = next(model.parameters()).device
+    n_in = run.cfg.model.in_frames
+    for a in range(0, cond.shape[0], batch):
+        frames = torch.arange(a, min(a + batch, cond.shape[0]))
+        x = cond_windows(cond, frames, n_in) if run.cfg.multi_frame else cond[frames].repeat(1, n_in, 1, 1)
+        pred = model(x.to(dev))
+        olat = (pred.olat.float() * run.olat_scale).permute(0, 1, 3, 4, 2).cpu().numpy()  # (B, L, H, W, 3)
+        alpha = pred.alpha[:, 0].float().cpu().numpy()
+        normal = (pred.normal.float().permute(0, 2, 3, 1).cpu().numpy()) * (alpha[..., None] > 0.5)
+        albedo = pred.albedo.float().permute(0, 2, 3, 1).cpu().numpy() * alpha[..., None]
+        for k, t in enumerate(frames.tolist()):
+            yield t, {"olat": olat[k], "alpha": alpha[k], "normal": normal[k], "albedo": albedo[k]}
+
+
+def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "truth"] = "fit",
+            normalize: bool = True, pose: Literal["tracked", "fixed"] = "tracked", overwrite: bool = False,
+            device: str = "cpu", on_frame: Callable[[int, int], None] | None = None) -> Path:
+    """Write the target's reflectance field driven by `source` to the dataset `out`."""
+    from nervp.store.zstore import check_output
+
+    check_output(Path(out), overwrite)
+    run = load_run(run_dir, device)
+    src = performer_params(Path(source), params)
+    if src.n_frames < 1:
+        raise NervpError(f"{source} has no frames")
+    cond, driven, report = source_conditioning(run, src, normalize, pose)
+    T = cond.shape[0]
+    dome = Dome.from_json(run.info["dome"])
+
+    def frames() -> Iterator[OLATFrame]:
+        for t, a in predict_frames(run, cond):
+            if on_frame is not None:
+                on_frame(t, T)
+            yield OLATFrame(olat=a["olat"], full_lit=a["olat"].sum(0), alpha=a["alpha"], normal=a["normal"],
+                            albedo=a["albedo"], theta=driven.theta[t].numpy(), phi=driven.phi[t].numpy(),
+                            time=t / max(src.fps, 1e-6))
+
+    manifest = {"height": int(run.info["height"]), "width": int(run.info["width"]), "fps": float(src.fps),
+                "camera": run.info.get("camera"), "source": "translator",
+                "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": params,
+                                "pose": pose, "step": run.step, **report}}
+    write_olat_dataset(Path(out), frames(), T, manifest, dome, beta=run.beta_bar.numpy(), overwrite=overwrite)
+    return Path(out)

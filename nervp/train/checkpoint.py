@@ -1,0 +1,105 @@
+"""Checkpoints as safetensors + JSON: model and discriminator weights, optimizer state, step.
+
+Nothing is pickled: tensors go to a .safetensors file, everything else (step, optimizer
+hyper-parameters, config) to a .json file beside it. Both are written under temporary names
+and renamed, the JSON last; a checkpoint counts only when its JSON exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from nervp.errors import NervpError
+
+
+class CheckpointError(NervpError):
+    """A checkpoint is missing, corrupted or from an incompatible configuration."""
+
+
+def _optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    meta_state: dict[str, dict[str, Any]] = {}
+    for idx, st in sd["state"].items():
+        meta_state[str(idx)] = {}
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{prefix}.{idx}.{k}"] = v.detach().cpu().contiguous()
+            else:
+                meta_state[str(idx)][k] = v
+    return tensors, {"param_groups": sd["param_groups"], "state": meta_state}
+
+
+def _load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for idx, extra in meta["state"].items():
+        state[int(idx)] = dict(extra)
+    for key, v in tensors.items():
+        if key.startswith(prefix + "."):
+            _, idx, k = key.split(".", 2)
+            state.setdefault(int(idx), {})[k] = v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(path: Path, step: int, modules: dict[str, nn.Module],
+                    optimizers: dict[str, torch.optim.Optimizer], extra: dict | None = None) -> None:
+    """Write `path`.safetensors and `path`.json atomically."""
+    path = Path(path)
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {"step": step, "modules": list(modules), "optimizers": {}, "extra": extra or {}}
+    for name, m in modules.items():
+        for k, v in m.state_dict().items():
+            tensors[f"{name}.{k}"] = v.detach().cpu().contiguous()
+    for name, opt in optimizers.items():
+        t, om = _optimizer_tensors(f"opt_{name}", opt)
+        tensors.update(t)
+        meta["optimizers"][name] = om
+    st, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
+    tmp_st, tmp_js = st.with_name(f".{st.name}.tmp"), js.with_name(f".{js.name}.tmp")
+    save_file(tensors, str(tmp_st))
+    os.replace(tmp_st, st)
+    tmp_js.write_text(json.dumps(meta))
+    os.replace(tmp_js, js)
+
+
+def load_checkpoint(path: Path, modules: dict[str, nn.Module],
+                    optimizers: dict[str, torch.optim.Optimizer] | None = None) -> dict:
+    """Load weights (strictly) and optimizer state; return the JSON metadata."""
+    path = Path(path)
+    st, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
+    try:
+        meta = json.loads(js.read_text())
+        tensors = load_file(str(st))
+    except FileNotFoundError as e:
+        raise CheckpointError(f"checkpoint {path} is incomplete ({e.filename} missing): resume from an earlier one") from e
+    except (json.JSONDecodeError, SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {st} is corrupted ({e.__class__.__name__}): delete it to resume "
+                              "from the previous checkpoint") from e
+    for name, m in modules.items():
+        sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
+        try:
+            m.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            first = str(e).splitlines()[0]
+            raise CheckpointError(f"checkpoint {st} does not fit this model ({first}): the run's config changed; "
+                                  "start a new run directory") from e
+    for name, opt in (optimizers or {}).items():
+        _load_optimizer(f"opt_{name}", opt, tensors, meta["optimizers"][name])
+    return meta
+
+
+def latest_checkpoint(ckpt_dir: Path) -> Path | None:
+    """The newest complete checkpoint (its JSON exists) in `ckpt_dir`, without suffix."""
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir():
+        return None
+    done = sorted(p for p in ckpt_dir.glob("step_*.json") if p.with_suffix(".safetensors").exists())
+    return done[-1].with_suffix("") if done else None

@@ -1,0 +1,109 @@
+"""`nervp train` and `nervp reenact` subcommands."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import tyro
+
+from nervp.progress import console, progress_bar
+
+
+@dataclass
+class Train:
+    """Train the translator on a target's OLAT dataset (resumes when RUN has checkpoints).
+    Several processes: `torchrun --nproc_per_node N -m nervp.cli train ...` (gloo on CPU, NCCL on GPU)."""
+
+    dataset: tyro.conf.Positional[Path]
+    """The target's OLAT dataset."""
+    run_dir: tyro.conf.Positional[Path]
+    """Run directory (created; an existing one is resumed)."""
+    preset: Literal["tiny", "default", "paper"] = "default"
+    steps: int | None = None
+    """Override the preset's number of steps."""
+    batch: int | None = None
+    seed: int | None = None
+    head: Literal["olat", "lowrank"] | None = None
+    """Reflectance head: the paper's 96 images or K basis images."""
+    rank: int | None = None
+    """K of the low-rank head."""
+    params: Literal["fit", "truth"] | None = None
+    """Target parameters: fitted to the full-lit frames, or the simulator's truth."""
+    no_multi_frame: bool = False
+    """Ablation: feed only the newest conditioning frame."""
+    no_context: bool = False
+    """Ablation: drop the context loss (λ2 = 0)."""
+    no_gan: bool = False
+    """Drop the adversarial loss (λ1 = 0)."""
+    vgg_weights: Path | None = None
+    """VGG-19 weights (safetensors) for the albedo feature loss; off without it."""
+    device: str | None = None
+    """auto, cpu or cuda."""
+
+    def config(self):
+        from nervp.train.config import train_preset
+
+        cfg = train_preset(self.preset, steps=self.steps, batch=self.batch, seed=self.seed, params=self.params,
+                           device=self.device)
+        model = dataclasses.replace(cfg.model, **{k: v for k, v in (("head", self.head), ("rank", self.rank)) if v})
+        loss = cfg.loss
+        if self.no_context:
+            loss = dataclasses.replace(loss, context=0.0)
+        if self.no_gan:
+            loss = dataclasses.replace(loss, gan=0.0)
+        if self.vgg_weights is not None:
+            loss = dataclasses.replace(loss, vgg_weights=str(self.vgg_weights))
+        return dataclasses.replace(cfg, model=model, loss=loss, multi_frame=not self.no_multi_frame)
+
+    def run(self) -> None:
+        from nervp.train.run import train_run
+
+        cfg = self.config()
+        if cfg.loss.vgg_weights is None:
+            console.print("albedo VGG-19 feature loss: off (no --vgg-weights file given; MS-SSIM only)")
+        stop = {"now": False}
+        signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+        with progress_bar("steps") as bar:
+            task = bar.add_task("train", total=cfg.steps)
+
+            def on_step(step: int, logs: dict) -> None:
+                bar.update(task, completed=step,
+                           description=f"train loss {logs.get('total', float('nan')):.4f}")
+
+            last = train_run(self.dataset, self.run_dir, cfg, on_step=on_step, should_stop=lambda: stop["now"])
+        console.print(f"run {self.run_dir}: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
+
+
+@dataclass
+class Reenact:
+    """Drive a trained target with a source performer (video or dataset): track, normalise
+    (eq. 6), condition, translate, and write the target's reflectance field as a dataset that
+    `nervp relight` renders."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """A run directory made by `nervp train`."""
+    source: tyro.conf.Positional[Path]
+    """Source performer: a video file or an OLAT dataset."""
+    out: tyro.conf.Positional[Path]
+    """Output dataset directory."""
+    params: Literal["fit", "truth"] = "fit"
+    """Source parameters: fitted by tracking, or the simulator's truth (simulated sources)."""
+    no_normalize: bool = False
+    """Ablation: skip the eq. 6 normalisation of the source's pose and expression."""
+    pose: Literal["tracked", "fixed"] = "tracked"
+    """'fixed' holds the head frontal (virtual-conference mode)."""
+    device: str = "cpu"
+    overwrite: bool = False
+
+    def run(self) -> None:
+        from nervp.reenact import reenact
+
+        with progress_bar("frames") as bar:
+            task = bar.add_task("reenact", total=None)
+            reenact(self.run_dir, self.source, self.out, self.params, not self.no_normalize, self.pose,
+                    self.overwrite, self.device, on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n))
+        console.print(f"wrote {self.out}")

@@ -1,0 +1,71 @@
+"""Training configuration and presets (`tiny` for CPU tests, `paper` for the paper's settings)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from nervp.model.translator import TranslatorConfig
+from nervp.train.losses import LossConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (saved as the run's config.json)."""
+
+    steps: int = 2000
+    """Optimisation steps."""
+    batch: int = 4
+    """Global batch size (split evenly across processes under torchrun)."""
+    lr: float = 2e-4
+    """Adam learning rate of the translator."""
+    lr_disc: float = 2e-4
+    """Adam learning rate of the discriminator."""
+    seed: int = 0
+    """Seeds the weights and the order of training samples."""
+    val_fraction: float = 0.2
+    """Fraction of frames (the last ones) held out for validation."""
+    ckpt_every: int = 100
+    """Steps between checkpoints (and the last step)."""
+    log_every: int = 10
+    """Steps between scalar logs."""
+    image_every: int = 200
+    """Steps between TensorBoard image grids."""
+    params: Literal["fit", "truth"] = "fit"
+    """Where the target's head-model parameters come from: fit them to the full-lit frames
+    (any capture), or the simulator's ground truth (virtual light stage only)."""
+    multi_frame: bool = True
+    """Feed 11 conditioning frames (False: only the newest, repeated; an ablation)."""
+    device: str = "auto"
+    """'auto' (CUDA when available), 'cpu' or 'cuda[:N]'."""
+    amp: bool = True
+    """bfloat16 autocast on CUDA (ignored on CPU)."""
+    model: TranslatorConfig = field(default_factory=TranslatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        model = TranslatorConfig(**d.pop("model"))
+        loss = LossConfig(**d.pop("loss"))
+        return TrainConfig(**d, model=model, loss=loss)
+
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    "tiny": TrainConfig(steps=60, batch=2, ckpt_every=20, log_every=5, image_every=30,
+                        model=TranslatorConfig(base_channels=16, max_channels=64, depth=3),
+                        loss=LossConfig(msssim_lights=4)),
+    "default": TrainConfig(steps=2000, batch=4, model=TranslatorConfig(base_channels=32, max_channels=128, depth=4)),
+    "paper": TrainConfig(steps=100000, batch=4, model=TranslatorConfig(base_channels=64, max_channels=512, depth=5),
+                         loss=LossConfig(msssim_lights=0)),
+}
+
+
+def train_preset(name: str, **overrides: Any) -> TrainConfig:
+    if name not in TRAIN_PRESETS:
+        raise KeyError(f"unknown preset {name!r}; choose one of {', '.join(TRAIN_PRESETS)}")
+    return dataclasses.replace(TRAIN_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})

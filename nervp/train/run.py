@@ -1,0 +1,170 @@
+"""Runs: prepare a run directory from an OLAT dataset, train it, and load a finished run.
+
+`load_run` is the one loader for finished (or in-progress) runs: evaluation, reenactment and
+relighting all go through it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from nervp.errors import NervpError
+from nervp.model.shape_regressor import ShapeRegressor, train_regressor
+from nervp.model.translator import Translator
+from nervp.store.olat import OLATDataset, load_olat
+from nervp.train.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
+from nervp.train.config import TrainConfig
+from nervp.train.data import load_training_set
+from nervp.train.trainer import DistInfo, Trainer, init_distributed, resolve_device
+
+CONFIG = "config.json"
+COND = "conditioning.safetensors"
+
+
+class RunError(NervpError):
+    """A run directory is missing, incomplete or incompatible."""
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=1))
+    os.replace(tmp, path)
+
+
+def check_dataset_for_training(ds: OLATDataset) -> None:
+    if not ds.has("full_lit"):
+        raise RunError(f"{ds.path} has no full-lit frames: the translator needs them to parse the target")
+    if ds.n_frames < 3:
+        raise RunError(f"{ds.path} has {ds.n_frames} frames; training needs at least 3 (some are held out)")
+
+
+def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = True) -> dict:
+    """Create (or check) the run directory: config, cached conditioning maps, target parameters,
+    the context-loss regressor. Never modifies the dataset. Returns the run's config dict."""
+    from nervp.train.targets import target_conditioning
+
+    ds = load_olat(dataset)
+    check_dataset_for_training(ds)
+    m = 2 ** cfg.model.depth
+    if ds.height % m or ds.width % m:
+        raise RunError(f"{dataset} is {ds.width}x{ds.height}; the translator (depth {cfg.model.depth}) needs sizes "
+                       f"divisible by {m}")
+    if cfg.model.n_lights != ds.n_lights:
+        raise RunError(f"{dataset} has {ds.n_lights} lights but the model expects {cfg.model.n_lights}")
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / CONFIG
+    wanted = {"train": cfg.to_json(), "dataset": str(Path(dataset).resolve())}
+    if cfg_path.exists():
+        have = json.loads(cfg_path.read_text())
+        if have.get("train") != wanted["train"]:
+            raise RunError(f"{run_dir} holds a run with a different configuration: resume it with its own settings "
+                           "or choose a new run directory")
+        return have
+    if not main:
+        raise RunError(f"{run_dir} has no {CONFIG}: the main process prepares the run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tgt = target_conditioning(ds, cfg, run_dir)
+    save_file({"cond": tgt.cond.contiguous(), "beta_bar": tgt.beta_bar.contiguous(),
+               "beta_frames": tgt.beta_frames.contiguous()}, str(run_dir / (COND + ".tmp")))
+    os.replace(run_dir / (COND + ".tmp"), run_dir / COND)
+    data = load_training_set(ds, tgt.cond, cfg.val_fraction)
+    if cfg.loss.context > 0:
+        reg = train_regressor(data.full_lit[data.train_idx], tgt.beta_frames[data.train_idx], steps=200, seed=cfg.seed)
+        save_file(reg.state_dict(), str(run_dir / "regressor.safetensors"))
+    payload = {**wanted, "olat_scale": data.olat_scale, "n_frames": ds.n_frames, "fps": ds.manifest.get("fps", 25.0),
+               "dome": ds.manifest["dome"], "camera": ds.manifest.get("camera"),
+               "height": ds.height, "width": ds.width, "target": tgt.meta,
+               "val_frames": data.val_idx.tolist()}
+    _write_json(cfg_path, payload)
+    return payload
+
+
+def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, should_stop=None) -> dict:
+    """Prepare (first time) and train (or resume) a run; returns the last logged scalars."""
+    device = resolve_device(cfg.device)
+    dinfo = init_distributed(device)
+    run_dir = Path(run_dir)
+    if dinfo.main:
+        info = prepare_run(dataset, run_dir, cfg)
+    if dinfo.world > 1:
+        torch.distributed.barrier()
+        info = json.loads((run_dir / CONFIG).read_text())
+    tensors = load_file(str(run_dir / COND))
+    ds = load_olat(dataset)
+    data = load_training_set(ds, tensors["cond"], cfg.val_fraction)
+    reg = None
+    if cfg.loss.context > 0 and (run_dir / "regressor.safetensors").exists():
+        reg = ShapeRegressor(int(tensors["beta_bar"].numel()))
+        reg.load_state_dict(load_file(str(run_dir / "regressor.safetensors")))
+        reg.eval().requires_grad_(False)
+    trainer = Trainer(run_dir, cfg, data, tensors["beta_bar"], reg, dinfo)
+    last = trainer.fit(on_step=on_step, should_stop=should_stop)
+    if dinfo.main and trainer.step >= cfg.steps:
+        save_file({k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()},
+                  str(run_dir / ".model.safetensors.tmp"))
+        os.replace(run_dir / ".model.safetensors.tmp", run_dir / "model.safetensors")
+        _write_json(run_dir / "final.json", {"step": trainer.step, **last, "olat_scale": info["olat_scale"]})
+    return last
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """A loaded run: its config, the translator (eval mode) and what it knows of the target.
+
+    Attributes:
+        path: the run directory. cfg: TrainConfig. info: config.json contents.
+        translator: weights of the final model (or the latest checkpoint).
+        olat_scale: linear radiance of 1.0 in network units.
+        cond: (T, C, H, W) the target's cached conditioning maps.
+        beta_bar: (n_id,) the target's identity.
+    """
+
+    path: Path
+    cfg: TrainConfig
+    info: dict
+    translator: Translator
+    olat_scale: float
+    cond: torch.Tensor
+    beta_bar: torch.Tensor
+    step: int
+
+
+def load_run(run_dir: Path | str, device: str = "cpu") -> FinishedRun:
+    """The one loader for runs. Raises RunError/CheckpointError naming the problem."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / CONFIG
+    if not cfg_path.is_file():
+        raise RunError(f"{run_dir} is not a nervp run (no {CONFIG}): train one with `nervp train`")
+    try:
+        info = json.loads(cfg_path.read_text())
+        cfg = TrainConfig.from_json(info["train"])
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise RunError(f"{cfg_path} is corrupted or from another nervp version ({e}): train a new run") from e
+    model = Translator(cfg.model)
+    final = run_dir / "model.safetensors"
+    step = int(cfg.steps)
+    if final.exists():
+        try:
+            sd = load_file(str(final))
+            model.load_state_dict(sd, strict=True)
+        except Exception as e:  # safetensors raises several types for damaged files
+            raise CheckpointError(f"{final} is corrupted or does not fit this config ({e.__class__.__name__}): "
+                                  "delete it and resume training to re-create it") from e
+    else:
+        last = latest_checkpoint(run_dir / "checkpoints")
+        if last is None:
+            raise RunError(f"{run_dir} has no trained weights yet: run `nervp train` first")
+        step = int(load_checkpoint(last, {"translator": model})["step"])
+    tensors = load_file(str(run_dir / COND))
+    model.eval().to(resolve_device(device))
+    return FinishedRun(run_dir, cfg, info, model, float(info["olat_scale"]), tensors["cond"],
+                       tensors["beta_bar"], step)
+
+
+__all__ = ["FinishedRun", "RunError", "load_run", "prepare_run", "train_run", "DistInfo"]

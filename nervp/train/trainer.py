@@ -1,0 +1,285 @@
+"""Training the translator: one process or `torchrun` DDP, resumable, logged.
+
+Run directory layout:
+
+    RUN/config.json            TrainConfig + dataset path + olat_scale + target identity
+    RUN/conditioning.safetensors   cached conditioning maps of the target's frames
+    RUN/target_params.json     target β̄ and normalisation statistics (eq. 6)
+    RUN/checkpoints/step_NNNNNNN.{safetensors,json}
+    RUN/model.safetensors      final translator weights (with config.json: a finished run)
+    RUN/regressor.safetensors  frozen shape regressor of the context loss
+    RUN/tb/                    TensorBoard scalars and image grids
+    RUN/log.jsonl              one JSON line of scalars per logged step
+
+Sampling is a pure function of (seed, step), so a resumed run continues exactly where an
+uninterrupted one would be.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from nervp.model.shape_regressor import ShapeRegressor
+from nervp.model.translator import PatchDiscriminator, Translator, pca_coeffs
+from nervp.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from nervp.train.config import TrainConfig
+from nervp.train.data import TrainingSet
+from nervp.train.losses import gan_d_loss, gan_g_loss, light_subset, msssim_loss, normal_loss
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        from nervp.errors import ConfigError
+
+        raise ConfigError(f"device {name!r} asked for, but no CUDA GPU is available: use --device cpu")
+    return torch.device(name)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> DistInfo:
+    """Join the torchrun process group when WORLD_SIZE > 1 (gloo on CPU, NCCL on GPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def batch_frames(seed: int, step: int, pool: Tensor, batch: int) -> Tensor:
+    """The global batch of step `step`: a pure function of (seed, step)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return pool[torch.randint(0, pool.numel(), (batch,), generator=g)]
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 7_919 + step + 17)
+
+
+class Trainer:
+    """Trains a translator on one target's `TrainingSet`; see the module docstring."""
+
+    def __init__(self, run_dir: Path, cfg: TrainConfig, data: TrainingSet, beta_bar: Tensor,
+                 regressor: ShapeRegressor | None, dinfo: DistInfo = DistInfo()):
+        self.run_dir, self.cfg, self.data, self.dinfo = Path(run_dir), cfg, data, dinfo
+        self.device = resolve_device(cfg.device)
+        if self.device.type == "cuda" and dinfo.world > 1:
+            self.device = torch.device("cuda", dinfo.local_rank)
+        if cfg.batch % dinfo.world:
+            from nervp.errors import ConfigError
+
+            raise ConfigError(f"--batch {cfg.batch} must be divisible by the {dinfo.world} processes")
+        torch.manual_seed(cfg.seed)
+        self.model = Translator(cfg.model).to(self.device)
+        if cfg.model.head == "lowrank":
+            sample = data.olat[data.train_idx[:: max(1, len(data.train_idx) // 8)]].float()
+            self.model.init_coeffs(pca_coeffs(sample, cfg.model.rank).to(self.device))
+        L = cfg.model.n_lights
+        self.disc = PatchDiscriminator(cfg.model.cond_channels, L * 3).to(self.device) if cfg.loss.gan > 0 else None
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_disc, betas=(0.5, 0.999)) if self.disc else None
+        self.regressor = regressor.to(self.device) if regressor is not None and cfg.loss.context > 0 else None
+        self.beta_bar = beta_bar.to(self.device)
+        self.step = 0
+        if dinfo.world > 1:
+            self.ddp = nn.parallel.DistributedDataParallel(self.model)
+            self.ddp_d = nn.parallel.DistributedDataParallel(self.disc) if self.disc else None
+        else:
+            self.ddp, self.ddp_d = self.model, self.disc
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self._resume()
+
+    # ---- state
+    def modules(self) -> dict[str, nn.Module]:
+        m: dict[str, nn.Module] = {"translator": self.model}
+        if self.disc is not None:
+            m["discriminator"] = self.disc
+        return m
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        o: dict[str, torch.optim.Optimizer] = {"translator": self.opt}
+        if self.opt_d is not None:
+            o["discriminator"] = self.opt_d
+        return o
+
+    def _resume(self) -> None:
+        last = latest_checkpoint(self.ckpt_dir)
+        if last is not None:
+            meta = load_checkpoint(last, self.modules(), self.optimizers())
+            self.step = int(meta["step"])
+
+    def save(self) -> None:
+        if not self.dinfo.main:
+            return
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(self.ckpt_dir / f"step_{self.step:07d}", self.step, self.modules(), self.optimizers())
+
+    # ---- one step
+    def _autocast(self):
+        if self.cfg.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _batch(self, frames: Tensor) -> dict[str, Tensor]:
+        d, dev = self.data, self.device
+        n_in = self.cfg.model.in_frames
+        if self.cfg.multi_frame:
+            x = d.window(frames, n_in)
+        else:
+            x = d.cond[frames].repeat(1, n_in, 1, 1)
+        return {"x": x.to(dev), "cond": d.cond[frames].to(dev), "olat": d.olat[frames].to(dev).float(),
+                "normal": d.normal[frames].to(dev).float(), "albedo": d.albedo[frames].to(dev).float(),
+                "alpha": d.alpha[frames].to(dev).float()}
+
+    def losses(self, b: dict[str, Tensor], gen: torch.Generator) -> tuple[Tensor, dict[str, float], Tensor]:
+        """Translator loss (eq. 5 without the GAN term's discriminator update)."""
+        lc = self.cfg.loss
+        with self._autocast():
+            pred = self.ddp(b["x"])
+        pred_olat = pred.olat.float()
+        logs: dict[str, float] = {}
+        total = torch.zeros((), device=self.device)
+        if lc.mse:
+            v = ((pred_olat - b["olat"]) ** 2).mean()
+            total = total + lc.mse * v
+            logs["mse"] = float(v.detach())
+        if lc.msssim:
+            sub = light_subset(pred_olat.shape[1], lc.msssim_lights, gen).to(self.device)
+            B, _, C, H, W = pred_olat.shape
+            v = msssim_loss(pred_olat[:, sub].reshape(-1, C, H, W), b["olat"][:, sub].reshape(-1, C, H, W))
+            total = total + lc.msssim * v
+            logs["msssim"] = float(v.detach())
+        if lc.normal:
+            v = normal_loss(pred.normal.float(), b["normal"], b["alpha"])
+            total = total + lc.normal * v
+            logs["normal"] = float(v.detach())
+        if lc.albedo:
+            v = msssim_loss(pred.albedo.float(), b["albedo"])
+            total = total + lc.albedo * v
+            logs["albedo"] = float(v.detach())
+        if lc.alpha:
+            v = ((pred.alpha.float() - b["alpha"]) ** 2).mean()
+            total = total + lc.alpha * v
+            logs["alpha"] = float(v.detach())
+        if self.regressor is not None:
+            full = pred_olat.sum(1)  # differentiable re-render of the full-lit image
+            v = (self.regressor(full) - self.beta_bar[None]).abs().mean()
+            total = total + lc.context * v
+            logs["context"] = float(v.detach())
+        field = pred_olat.flatten(1, 2)
+        if self.ddp_d is not None:
+            v = gan_g_loss(self.ddp_d(b["cond"], field))
+            total = total + lc.gan * v
+            logs["gan_g"] = float(v.detach())
+        logs["total"] = float(total.detach())
+        return total, logs, field
+
+    def train_step(self) -> dict[str, float]:
+        cfg, d = self.cfg, self.dinfo
+        frames = batch_frames(cfg.seed, self.step, self.data.train_idx, cfg.batch)[d.rank::d.world]
+        b = self._batch(frames)
+        gen = step_generator(cfg.seed, self.step)
+        loss, logs, field = self.losses(b, gen)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        if self.ddp_d is not None:
+            n = b["cond"].shape[0]
+            both = self.ddp_d(torch.cat([b["cond"], b["cond"]]), torch.cat([b["olat"].flatten(1, 2), field.detach()]))
+            ld = gan_d_loss(both[:n], both[n:])
+            self.opt_d.zero_grad(set_to_none=True)
+            ld.backward()
+            self.opt_d.step()
+            logs["gan_d"] = float(ld)
+        self.step += 1
+        return logs
+
+    # ---- validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """PSNR of the predicted OLAT images and full-lit image on held-out frames (network units)."""
+        if self.data.val_idx.numel() == 0:
+            return {}
+        self.model.eval()
+        mse, mse_full = [], []
+        for t in self.data.val_idx.split(2):
+            b = self._batch(t)
+            with self._autocast():
+                pred = self.model(b["x"])
+            mse.append(((pred.olat.float() - b["olat"]) ** 2).mean().item())
+            mse_full.append(((pred.olat.float().sum(1) - b["olat"].sum(1)) ** 2).mean().item())
+        self.model.train()
+        peak_full = float(self.data.full_lit.float().amax())
+        return {"val_olat_psnr_db": -10 * math.log10(max(sum(mse) / len(mse), 1e-12)),
+                "val_full_psnr_db": 10 * math.log10(peak_full**2 / max(sum(mse_full) / len(mse_full), 1e-12))}
+
+    # ---- loop
+    def fit(self, on_step: Callable[[int, dict[str, float]], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> dict[str, float]:
+        cfg = self.cfg
+        writer = None
+        if self.dinfo.main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(self.run_dir / "tb"))
+        log_path = self.run_dir / "log.jsonl"
+        self.model.train()
+        last: dict[str, float] = {}
+        while self.step < cfg.steps:
+            logs = self.train_step()
+            last = logs
+            if self.dinfo.main and (self.step % cfg.log_every == 0 or self.step == cfg.steps):
+                with log_path.open("a") as f:
+                    f.write(json.dumps({"step": self.step, **logs}) + "\n")
+                for k, v in logs.items():
+                    writer.add_scalar(f"train/{k}", v, self.step)
+            if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                val = self.validate()
+                if self.dinfo.main:
+                    for k, v in val.items():
+                        writer.add_scalar(f"val/{k}", v, self.step)
+                    last = {**logs, **val}
+                self.save()
+            if self.dinfo.main and self.step % cfg.image_every == 0:
+                self._images(writer)
+            if on_step is not None:
+                on_step(self.step, last)
+            if should_stop is not None and should_stop():
+                break
+        if writer is not None:
+            writer.close()
+        return last
+
+    @torch.no_grad()
+    def _images(self, writer) -> None:
+        t = self.data.val_idx[:1] if self.data.val_idx.numel() else self.data.train_idx[:1]
+        b = self._batch(t)
+        self.model.eval()
+        pred = self.model(b["x"])
+        self.model.train()
+        full_p, full_t = pred.olat.sum(1), b["olat"].sum(1)
+        peak = float(full_t.amax()) or 1.0
+        grid = torch.cat([full_t / peak, full_p / peak, pred.normal * 0.5 + 0.5, pred.albedo], -1).clamp(0, 1)
+        writer.add_image("val/truth_pred_normal_albedo", grid[0] ** (1 / 2.2), self.step)
