@@ -7,15 +7,20 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 
 from nervp.capture.config import CaptureConfig, ExecConfig
+from nervp.composite.pipeline import RelightSettings
 from nervp.config import RAW_PRESETS, PresetName, sim_preset
 from nervp.errors import NervpError
+from nervp.parse.fit import FitConfig
+from nervp.parse.pipeline import ParseConfig
+from nervp.parse.smoothing import SmoothConfig
+from nervp.parse.track import TrackConfig
 from nervp.progress import console, progress_bar
-from nervp.train.cli import Reenact, Train
+from nervp.train.cli import Evaluate, Reenact, Train
 
 
 @dataclass
@@ -87,7 +92,12 @@ class Inspect:
 
         kind = read_manifest(self.dataset).get("kind")
         sheet = self.sheet or self.dataset.with_name(self.dataset.name + ".contact.png")
-        text = inspect_dataset(self.dataset, kind, self.frame, sheet)
+        if kind in ("face_params", "conditioning"):
+            from nervp.parse.viz import inspect_parse
+
+            text = inspect_parse(self.dataset, kind, self.frame, sheet)
+        else:
+            text = inspect_dataset(self.dataset, kind, self.frame, sheet)
         console.print(text, highlight=False)
         console.print(f"contact sheet: {sheet}")
 
@@ -153,6 +163,108 @@ class Capture:
                 console.print(format_truth_report(truth_report(load_olat(self.out), raw)), highlight=False)
 
 
+@dataclass
+class Track:
+    """Track the face through a video file or an OLAT dataset's full-lit frames (MediaPipe
+    FaceMesh, 478 landmarks), smooth the track, fit the head model (per-frame pose θ and
+    expression φ, average identity β̄), sample the diffuse colour, and write a face-parameters
+    dataset (docs/PARSING.md)."""
+
+    source: tyro.conf.Positional[Path]
+    """Video file (mp4, mov, ...) or OLAT dataset directory."""
+    out: tyro.conf.Positional[Path]
+    """Output face-parameters directory (must not exist unless --overwrite)."""
+    fov_y_deg: float = FitConfig.fov_y_deg
+    """Assumed vertical field of view of a video's camera, degrees (OLAT datasets carry theirs)."""
+    smoothing: Literal["offline", "causal", "off"] = SmoothConfig.mode
+    """Landmark smoothing: zero-lag forward-backward One-Euro, forward-only (live), or none."""
+    min_cutoff_hz: float = SmoothConfig.min_cutoff_hz
+    """One-Euro cutoff at rest, Hz (lower: less jitter, more lag or blur)."""
+    beta: float = SmoothConfig.beta
+    """One-Euro speed coefficient, Hz per inter-ocular distance per second (higher: follows fast motion)."""
+    max_gap_s: float = TrackConfig.max_gap_s
+    """Gaps without a face up to this long are interpolated; longer ones are reported."""
+    colour_levels: int = ParseConfig.colour_levels
+    """Subdivision levels of the diffuse-colour mesh."""
+    overwrite: bool = False
+    """Replace an existing output (only once the new one is complete)."""
+
+    def run(self) -> None:
+        from nervp.parse.pipeline import track_clip
+
+        sm = SmoothConfig(self.smoothing, self.min_cutoff_hz, self.beta)
+        fit = dataclasses.replace(ParseConfig().fit, fov_y_deg=self.fov_y_deg)
+        cfg = ParseConfig(TrackConfig(sm, self.max_gap_s), fit, self.colour_levels)
+        with progress_bar("frames") as bar:
+            tasks: dict = {}
+
+            def progress(stage: str, done: int, total: int | None) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            s = track_clip(self.source, self.out, cfg, self.overwrite, progress)
+        tr, fi = s["tracking"], s["fitting"]
+        console.print(f"face found in {tr['found']}/{tr['frames']} frames ({100 * tr['found_fraction']:.1f} %), "
+                      f"{tr['interpolated_frames']} interpolated, {tr['unfilled_frames']} without parameters of their own; "
+                      f"gaps {tr['gaps']}", highlight=False)
+        console.print(f"fit: median residual {fi['median_residual_iod']:.4f} IOD (p90 {fi['p90_residual_iod']:.4f})",
+                      highlight=False)
+        console.print(f"wrote {self.out}")
+
+
+@dataclass
+class Condition:
+    """Render the conditioning maps (diffuse colour, PNCC, landmark image; eq. 7) of a
+    face-parameters dataset. With --target, the parameters are a source performer's: they are
+    normalised to the target (eq. 6) and drawn with the target's identity, colour and camera."""
+
+    params: tyro.conf.Positional[Path]
+    """Face-parameters dataset (from `nervp track`)."""
+    out: tyro.conf.Positional[Path]
+    """Output conditioning dataset directory (must not exist unless --overwrite)."""
+    target: Path | None = None
+    """The target's face-parameters dataset (reenactment); omit for the target's own maps."""
+    normalize: bool = True
+    """Normalise the source's θ and φ to the target's (eq. 6); --no-normalize for the ablation."""
+    pose: Literal["tracked", "fixed"] = "tracked"
+    """fixed: hold the head frontal at its mean position (virtual-conference mode)."""
+    size: int | None = None
+    """Map height in pixels (width keeps the aspect); default the parameters' image size."""
+    overwrite: bool = False
+    """Replace an existing output (only once the new one is complete)."""
+
+    def run(self) -> None:
+        from nervp.parse.pipeline import condition
+
+        with progress_bar("frames") as bar:
+            task = bar.add_task("maps", total=None)
+            s = condition(self.params, self.out, self.target, self.normalize, self.pose, self.size,
+                          overwrite=self.overwrite,
+                          progress=lambda _s, n, total: bar.update(task, completed=n, total=total))
+        if s["normalization"] and s["normalization"]["guarded"]:
+            console.print(f"dimensions with almost no spread in the source, only shifted: "
+                          f"{', '.join(s['normalization']['guarded'])}", highlight=False)
+        console.print(f"wrote {self.out}: {s['frames']} frames at {s['size'][0]}x{s['size'][1]}")
+
+
+@dataclass
+class Relight(RelightSettings):
+    """Relight an OLAT dataset or low-rank field under an HDR environment map, a procedural
+    sky or a studio look; matte the performer, put them over the environment's own view (or
+    a picture, a video) and write an H.264 MP4, PNG or EXR sequence (docs/RELIGHT.md)."""
+
+    source: tyro.conf.Positional[Path]
+    """OLAT dataset or low-rank field directory."""
+    out: tyro.conf.Positional[Path]
+    """OUT.mp4 (H.264), OUT.png (PNG sequence) or OUT.exr (linear half-float EXR sequence with alpha)."""
+
+    def run(self) -> None:
+        from nervp.composite.pipeline import run_relight
+
+        run_relight(self)
+
+
 Command = (
     Annotated[Simulate, tyro.conf.subcommand("simulate")]
     | Annotated[Inspect, tyro.conf.subcommand("inspect")]
@@ -160,6 +272,10 @@ Command = (
     | Annotated[Capture, tyro.conf.subcommand("capture")]
     | Annotated[Train, tyro.conf.subcommand("train")]
     | Annotated[Reenact, tyro.conf.subcommand("reenact")]
+    | Annotated[Evaluate, tyro.conf.subcommand("evaluate")]
+    | Annotated[Track, tyro.conf.subcommand("track")]
+    | Annotated[Condition, tyro.conf.subcommand("condition")]
+    | Annotated[Relight, tyro.conf.subcommand("relight")]
 )
 
 

@@ -13,8 +13,10 @@ noise (8-bit quantisation and demosaicing only).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -52,13 +54,15 @@ class TruthScore:
     Attributes:
         sets: truth set index of each scored set.
         olat: region -> PSNR of the OLAT stack.
-        full_lit: region -> PSNR of the full-lit frame (peak: tracking white level).
+        full_lit: region -> PSNR of the full-lit image (sum of the OLAT images; peak: tracking
+            white level). tracking: likewise for the measured middle tracking frame.
         low_confidence: fraction of face pixels (over all LEDs) with confidence < 0.5.
     """
 
     sets: list[int]
     olat: dict[str, list[float]]
     full_lit: dict[str, list[float]]
+    tracking: dict[str, list[float]]
     low_confidence: list[float]
 
     def mean(self) -> dict[str, float]:
@@ -91,6 +95,7 @@ def _score(captured: OLATDataset, raw: RawStream, olat_of: Callable[[int], np.nd
     c_mid = captured.read("source_middle")
     olat: dict[str, list[float]] = {r: [] for r in REGIONS}
     full: dict[str, list[float]] = {r: [] for r in REGIONS}
+    track: dict[str, list[float]] = {r: [] for r in REGIONS}
     sets, low = [], []
     for s, m in enumerate(raw.small("sets_middle")):
         hit = np.nonzero(c_mid == m)[0]
@@ -98,18 +103,21 @@ def _score(captured: OLATDataset, raw: RawStream, olat_of: Callable[[int], np.nd
             continue
         t = int(hit[0])
         fr = truth.frame(s)
-        est, est_full = olat_of(t), captured.read("full_lit", t)
+        est = olat_of(t)
+        est_track = captured.read("tracking", t) if captured.has("tracking") else None
         masks = region_masks(fr.alpha, fr.landmarks)
         olat_peak = 1.0 / float(np.median(gain[captured.read("source_olat", t)]))
         for r, mk in masks.items():
             olat[r].append(psnr(est, fr.olat, mk, olat_peak))
-            full[r].append(psnr(est_full, fr.full_lit, mk, 1.0 / float(gain[m])))
+            full[r].append(psnr(est.sum(0), fr.full_lit, mk, 1.0 / float(gain[m])))
+            if est_track is not None:
+                track[r].append(psnr(est_track, fr.full_lit, mk, 1.0 / float(gain[m])))
         if captured.has("confidence"):
             low.append(float(np.mean(captured.read("confidence", t)[:, masks["face"]] < 0.5)))
         sets.append(s)
     if not sets:
         raise ValueError("no captured set is centred on a truth set's middle frame")
-    return TruthScore(sets, olat, full, low)
+    return TruthScore(sets, olat, full, track, low)
 
 
 def sensor_floor(raw: RawStream, noise: bool = True, seed: int = 0) -> dict[str, list[float]]:
@@ -148,6 +156,7 @@ def truth_report(captured: OLATDataset, raw: RawStream, floors: bool = True) -> 
            "aligned": al.mean(), "naive": na.mean(),
            "gain_over_naive": {r: al.mean()[r] - na.mean()[r] for r in REGIONS},
            "full_lit": {r: float(np.mean(v)) for r, v in al.full_lit.items()},
+           "tracking": {r: float(np.mean(v)) for r, v in al.tracking.items() if v},
            "low_confidence_face_fraction": float(np.mean(al.low_confidence)) if al.low_confidence else None,
            "per_set": {"truth_set": al.sets, "aligned_face": al.olat["face"], "naive_face": na.olat["face"]}}
     if floors:
@@ -164,3 +173,31 @@ def format_truth_report(rep: dict) -> str:
     lines.append(f"  aligned - naive                 {rep['gain_over_naive']['face']:+6.2f} "
                  f"{rep['gain_over_naive']['performer']:+9.2f} {rep['gain_over_naive']['image']:+6.2f}")
     return "\n".join(lines)
+
+
+def still_stream(src: RawStream, out: Path, seed: int = 7) -> Path:
+    """A still-performer copy of simulated stream `src`: the same schedule, gains and sensor, every
+    image re-recorded from `src`'s first ground-truth set (so the truth of every set is that set)."""
+    from nervp.capture.ingest import write_raw_stream
+
+    truth = src.truth()
+    if truth is None:
+        raise ValueError(f"{src.path} carries no ground truth (not a simulated stream)")
+    m = src.manifest
+    frame = truth.frame(0)
+    pattern, gain, times = src.small("pattern"), src.small("gain"), src.small("time")
+    sensor = SensorConfig(bayer=src.bayer, black_level=int(m["black_level"]), white_level=int(m["white_level"]),
+                          full_well=float(m["sensor"]["full_well_e"]),
+                          read_noise_dn=float(m["sensor"]["read_noise_dn"]), noise=bool(m["sensor"]["noise"]))
+    rng = np.random.default_rng(seed)
+
+    def images() -> Iterator[np.ndarray]:
+        for p, g in zip(pattern, gain, strict=True):
+            yield expose(torch.from_numpy(frame.full_lit if p < 0 else frame.olat[p]), float(g), sensor, rng)
+
+    mids = src.small("sets_middle")
+    return write_raw_stream(out, images(), pattern, times, gain, src.dome, bayer=src.bayer,
+                            black_level=sensor.black_level, white_level=sensor.white_level,
+                            fps=m["schedule"]["fps"], sets=(mids, src.small("sets_olat")),
+                            extra={k: m[k] for k in ("sensor", "camera", "head_model") if k in m},
+                            truth=[dataclasses.replace(frame, time=float(times[i])) for i in mids])

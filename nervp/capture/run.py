@@ -55,8 +55,8 @@ class CaptureReport:
         sets_run, sets_skipped: output sets computed now / found complete from an earlier run.
         flows_run, flows_skipped: tracking-frame pairs, likewise.
         seconds: wall-clock time of the whole call.
-        split: task time in seconds per step (io, demosaic, flow, chain, warp), summed over
-            tasks run now (CPU-seconds when each task has one thread).
+        split: task time in seconds per kind of task ("flow", "set") and step (io, demosaic,
+            flow, chain, warp), summed over the tasks run now (CPU-seconds at one thread a task).
         scheduler: where the tasks ran.
     """
 
@@ -67,7 +67,7 @@ class CaptureReport:
     flows_run: int
     flows_skipped: int
     seconds: float
-    split: dict[str, float]
+    split: dict[str, dict[str, float]]
     scheduler: str
 
     def reuse(self) -> dict[str, float]:
@@ -75,6 +75,14 @@ class CaptureReport:
         r = self.plan.reuse_counts()
         r = r[r > 0]
         return {"min": int(r.min()), "median": float(np.median(r)), "max": int(r.max())}
+
+    def steps(self) -> dict[str, float]:
+        """Task seconds per step over both kinds of task."""
+        out: dict[str, float] = {}
+        for kind in self.split.values():
+            for k, v in kind.items():
+                out[k] = out.get(k, 0.0) + v
+        return out
 
     def summary(self) -> str:
         p = self.plan
@@ -86,15 +94,17 @@ class CaptureReport:
             f"computed {self.sets_run} sets and {self.flows_run} flow pairs, reused {self.sets_skipped} sets "
             f"and {self.flows_skipped} flow pairs from an interrupted run; {self.seconds:.1f} s on {self.scheduler}",
         ]
-        if self.split:
-            lines.append("task time: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(self.split.items())))
+        steps = self.steps()
+        if steps:
+            lines.append("task time: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(steps.items())))
         return "\n".join(lines)
 
 
 def _every(stride: int) -> str:
     if stride == 0:
         return "irregular set spacing"
-    return "a set on every tracking frame" if stride == 1 else f"a set on every {stride}th tracking frame"
+    nth = {1: "", 2: "2nd ", 3: "3rd "}.get(stride, f"{stride}th ")
+    return f"a set on every {nth}tracking frame"
 
 
 def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = None,
@@ -124,10 +134,10 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
     missing = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
     if missing:
         raise DatasetError(f"set {missing[0]} reported done but its output is missing; run again to redo it")
-    split: dict[str, float] = {}
-    for r in results:
+    split: dict[str, dict[str, float]] = {"flow": {}, "set": {}}
+    for kind, r in zip(["flow"] * len(flows) + ["set"] * len(sets), results, strict=True):
         for k, v in r.items():
-            split[k] = split.get(k, 0.0) + v
+            split[kind][k] = split[kind].get(k, 0.0) + v
     group = zarr.open_group(str(work / DATA), mode="r")
     publish_dataset(work / DATA, out, _manifest(raw, cfg, plan, led_scale, group), overwrite)
     shutil.rmtree(work, ignore_errors=True)
@@ -187,8 +197,10 @@ def _prepare(work: Path, fingerprint: str, plan: CapturePlan) -> None:
                 "linear radiance, (T, L, H, W, 3)")
     frame_array(g, "confidence", (T, L, H, W), "float16", "alignment confidence in [0, 1] of each OLAT pixel "
                 "(forward-backward flow consistency, inside-frame, unsaturated), (T, L, H, W)")
-    frame_array(g, "full_lit", (T, H, W, 3), "float32", "the set's middle tracking frame (all LEDs on), "
+    frame_array(g, "full_lit", (T, H, W, 3), "float32", "all LEDs on: the sum of the aligned OLAT images, "
                 "linear radiance, (T, H, W, 3)")
+    frame_array(g, "tracking", (T, H, W, 3), "float32", "the set's middle tracking frame as measured (all LEDs "
+                "on at the set's instant), linear radiance, (T, H, W, 3)")
     small_array(g, "time", plan.time, "instant of each set (its middle tracking frame), s, (T,)")
     small_array(g, "source_middle", plan.middles, "raw image index of each set's middle tracking frame, (T,)")
     small_array(g, "source_olat", plan.olat, "raw image index of LED l's image in set t, (T, L)")
@@ -288,7 +300,7 @@ def _manifest(raw: RawStream, cfg: CaptureConfig, plan: CapturePlan, led_scale: 
         "capture": {"version": CAPTURE_VERSION, "config": cfg.to_json(), **plan.to_json(),
                     "bayer": plan.bayer, "black_level": m["black_level"], "white_level": m["white_level"],
                     "n_raw_images": plan.n_images, "calibrated": led_scale is not None,
-                    "full_lit": "the set's middle tracking frame, measured (not the sum of its OLAT images)",
+                    "full_lit": "sum of the aligned OLAT images; 'tracking' is the measured middle frame",
                     "confidence": f"exp(-e^2 / (2 * {cfg.confidence_px}^2)), e = forward-backward flow error "
                                   "(px, root-sum-square along the chain); 0 outside the frame or saturated"},
     })

@@ -6,7 +6,8 @@ processes or on a Dask cluster whose workers share the file system.
 - flow task p: develop tracking frames j and j+1 (j = plan.pairs[p]), DIS flow both ways,
   forward-backward errors -> flows/flow[p], flows/fberr[p].
 - set task t: chain the flows of its groups to the middle frame, warp its L OLAT images,
-  confidence, full-lit -> data/olat[t], data/confidence[t], data/full_lit[t].
+  confidence, full-lit (their sum) and the measured middle tracking frame -> data/olat[t],
+  data/confidence[t], data/full_lit[t], data/tracking[t].
 """
 
 from __future__ import annotations
@@ -156,12 +157,13 @@ def set_task(ctx: TaskContext, t: int, *after: object) -> dict[str, float]:
         m = int(plan.middles[t])
         mdn = _read(ctx, images, m)
         clock.lap("io")
-        full = develop(mdn, plan.bayer, ctx.black, ctx.white, float(gain[m]))
+        tracking = develop(mdn, plan.bayer, ctx.black, ctx.white, float(gain[m]))
         clock.lap("demosaic")
         g = zarr.open_group(str(Path(ctx.work) / DATA), mode="r+")
         g["olat"][t] = olat
         g["confidence"][t] = conf
-        g["full_lit"][t] = full
+        g["full_lit"][t] = olat.astype(np.float32).sum(0)
+        g["tracking"][t] = tracking
         marker(ctx.work, "set", t).touch()
         clock.lap("io")
     return clock.split

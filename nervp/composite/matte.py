@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nervp.composite.display import srgb_encode, tonemap
+from nervp.composite.display import luminance, srgb_encode, tonemap
 from nervp.errors import NervpError
 
 MatteMode = Literal["auto", "dataset", "selfie", "guided", "rim"]
@@ -45,11 +45,26 @@ class MatteConfig:
     """Guided-filter regularisation (guide values are display-encoded, 0..1)."""
     band: int = 0
     """Half-width in pixels of the band around the coarse edge that is refined (0: 2 x radius)."""
+    tau: float = 0.05
+    """In the band, pixels darker than this (display-encoded luminance) are backdrop."""
+
+
+def _box_sum_1d(x: Tensor, r: int, dim: int) -> Tensor:
+    """Sum over [i - r, i + r] along `dim` (clipped at the ends), by a running sum."""
+    n = x.shape[dim]
+    c = torch.cat([torch.zeros_like(x.narrow(dim, 0, 1)), x.cumsum(dim)], dim)
+    hi = torch.clamp(torch.arange(n, device=x.device) + r + 1, max=n)
+    lo = torch.clamp(torch.arange(n, device=x.device) - r, min=0)
+    return c.index_select(dim, hi) - c.index_select(dim, lo)
 
 
 def box(x: Tensor, r: int) -> Tensor:
-    """Mean over a (2r+1)^2 window, shrinking at the borders; x is (C, H, W)."""
-    return F.avg_pool2d(x[None], 2 * r + 1, stride=1, padding=r, count_include_pad=False)[0]
+    """Mean over a (2r+1)^2 window, shrinking at the borders; x is (C, H, W). O(1) per pixel."""
+    H, W = x.shape[-2:]
+    ones = torch.ones(1, H, W, dtype=x.dtype, device=x.device)
+    num = _box_sum_1d(_box_sum_1d(x, r, -1), r, -2)
+    den = _box_sum_1d(_box_sum_1d(ones, r, -1), r, -2)
+    return num / den
 
 
 def guided_filter(guide: Tensor, src: Tensor, radius: int, eps: float) -> Tensor:
@@ -82,11 +97,16 @@ def _dilate(mask: Tensor, r: int) -> Tensor:
     return F.max_pool2d(mask[None, None].float(), 2 * r + 1, stride=1, padding=r)[0, 0] > 0.5
 
 
-def refine_matte(coarse: Tensor, guide: Tensor, cfg: MatteConfig = MatteConfig()) -> Tensor:
-    """Sharpen a coarse alpha (H, W) along the edges of `guide` (H, W, 3, display-encoded).
+def refine_matte(coarse: Tensor, guide: Tensor, lit: Tensor | None = None,
+                 cfg: MatteConfig = MatteConfig()) -> Tensor:
+    """Refine a coarse alpha (H, W) in a band around its 0.5 contour.
 
-    Pixels farther than `band` from the coarse 0.5 contour keep the coarse value rounded
-    to 0 or 1; inside the band alpha is the guided filter of the coarse matte, clipped.
+    guide: (H, W, C) display-encoded picture whose edges the guided filter follows.
+    lit: (H, W, 3) display-encoded picture used for the backdrop rule (default `guide`):
+        in the band, a pixel this picture shows as black (luminance below `cfg.tau`) is the
+        light stage's black backdrop, so alpha fades to 0 there. With a rim-lit picture the
+        performer's silhouette is lit all round, so only true backdrop is black.
+    Outside the band alpha is the coarse matte rounded to 0 or 1.
     """
     H = coarse.shape[0]
     r = cfg.radius or max(2, round(H / 48))
@@ -94,7 +114,21 @@ def refine_matte(coarse: Tensor, guide: Tensor, cfg: MatteConfig = MatteConfig()
     hard = coarse > 0.5
     unknown = _dilate(hard, band) & _dilate(~hard, band)
     q = guided_filter(guide, coarse, r, cfg.eps).clamp(0.0, 1.0)
+    y = luminance(guide if lit is None else lit)
+    q = q * (y / cfg.tau).clamp(0.0, 1.0)
     return torch.where(unknown, q, hard.float())
+
+
+def rim_balance(frame: Tensor, rim: Tensor, q: float = 0.99) -> Tensor:
+    """`frame + k * rim` (linear, (H, W, 3)), k matching the rim's bright pixels to the frame's."""
+    def level(x: Tensor) -> float:
+        y = luminance(x)
+        v = y[y > 1e-6]
+        return float(torch.quantile(v.float()[:1_000_000], q)) if v.numel() else 0.0
+
+    lf, lr = level(frame), level(rim)
+    k = lf / lr if lr > 0 and lf > 0 else 1.0
+    return frame + k * rim
 
 
 class SelfieMatter:
@@ -182,3 +216,29 @@ def edge_region(truth: Tensor, width: int) -> Tensor:
     """Pixels within `width` of the true alpha edge (bool (H, W))."""
     fg = truth > 0.5
     return _dilate(fg, width) & _dilate(~fg, width)
+
+
+def estimate_matte(frame: Tensor, mode: MatteMode, matter: SelfieMatter, rim: Tensor | None = None,
+                   cfg: MatteConfig = MatteConfig()) -> Tensor:
+    """Alpha (H, W) for one linear frame (H, W, 3) shot against the black backdrop.
+
+    mode "selfie": SelfieSegmentation on the frame's picture. "guided": that, refined with
+    the frame as guide and backdrop test. "rim": SelfieSegmentation on the rim-lit picture
+    (frame plus `rim`, the same performer lit by rim lights, balanced), refined with the
+    frame's edges and the rim-lit picture's backdrop test.
+    """
+    from nervp.composite.display import auto_exposure, to_display
+
+    frame = frame.float().cpu()
+    if mode == "rim":
+        if rim is None:
+            raise ValueError("mode 'rim' needs the rim-lit rendering")
+        lit_lin = rim_balance(frame, rim.float().cpu())
+    else:
+        lit_lin = frame
+    ex = auto_exposure(frame if float(frame.max()) > 0 else lit_lin)
+    coarse = matter(to_display(lit_lin, ex).numpy())
+    if mode == "selfie":
+        return coarse
+    guide = guide_image(frame, ex)
+    return refine_matte(coarse, guide, guide_image(lit_lin, ex), cfg)

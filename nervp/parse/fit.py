@@ -44,12 +44,16 @@ from nervp.parse.track import LEFT_IRIS, RIGHT_IRIS
 from nervp.parse.types import FaceParams, FaceTrack
 from nervp.render.camera import Camera, make_camera, project
 
-# φ bounds (lo, hi) by name; others use DEFAULT_BOUNDS.
-DEFAULT_BOUNDS = (-0.5, 1.5)
+# φ bounds (lo, hi) by name; others use DEFAULT_BOUNDS. Expressions are activations (a
+# pucker or a brow raise has no negative), with a little slack for identities the β basis
+# does not capture; smiles may go slightly negative (mouth corners down), blinks too (eyes
+# opened a little wider than the mean), gaze both ways.
+DEFAULT_BOUNDS = (-0.1, 1.5)
 PHI_BOUNDS = {
-    "jaw_open": (-0.1, 1.5),
-    "blink_left": (-0.5, 1.1),
-    "blink_right": (-0.5, 1.1),
+    "smile_left": (-0.3, 1.5),
+    "smile_right": (-0.3, 1.5),
+    "blink_left": (-0.3, 1.1),
+    "blink_right": (-0.3, 1.1),
     "gaze_yaw": (-1.5, 1.5),
     "gaze_pitch": (-1.5, 1.5),
 }
@@ -72,7 +76,7 @@ class FitConfig:
     """Levenberg-Marquardt iterations per stage."""
     robust_iod: float = 0.03
     """Huber threshold on a landmark's distance, in inter-ocular distances."""
-    phi_prior: float = 1e-3
+    phi_prior: float = 1e-2
     """Weight of the zero-mean prior on φ (per unit φ, against squared IOD residuals), times
     PHI_PRIOR_SCALE for the dimensions listed there."""
     beta_prior: float = 3e-3

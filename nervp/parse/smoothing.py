@@ -34,9 +34,9 @@ class SmoothConfig:
 
     mode: SmoothMode = "offline"
     """offline: zero-lag forward-backward One-Euro; causal: forward only (live use); off."""
-    min_cutoff_hz: float = 2.0
+    min_cutoff_hz: float = 1.0
     """Cutoff at rest, Hz: lower removes more jitter but lags (causal) or blurs slow motion."""
-    beta: float = 0.5
+    beta: float = 10.0
     """Cutoff increase per unit speed (Hz per inter-ocular distance per second): higher follows
     fast motion (blinks, speech) more closely and smooths less while moving."""
     d_cutoff_hz: float = 1.0

@@ -79,7 +79,9 @@ class ReflectanceField:
         return int(self.images.shape[2]), int(self.images.shape[3])
 
     def to(self, device: torch.device | str) -> ReflectanceField:
-        mv = (lambda x: None if x is None else x.to(device))
+        def mv(x: Tensor | None) -> Tensor | None:
+            return None if x is None else x.to(device)
+
         return ReflectanceField(self.images.to(device), mv(self.coeffs), mv(self.alpha))
 
     def olat(self) -> Tensor:

@@ -27,6 +27,8 @@ class Train:
     """Override the preset's number of steps."""
     batch: int | None = None
     seed: int | None = None
+    ckpt_every: int | None = None
+    """Steps between checkpoints."""
     head: Literal["olat", "lowrank"] | None = None
     """Reflectance head: the paper's 96 images or K basis images."""
     rank: int | None = None
@@ -48,7 +50,7 @@ class Train:
         from nervp.train.config import train_preset
 
         cfg = train_preset(self.preset, steps=self.steps, batch=self.batch, seed=self.seed, params=self.params,
-                           device=self.device)
+                           device=self.device, ckpt_every=self.ckpt_every)
         model = dataclasses.replace(cfg.model, **{k: v for k, v in (("head", self.head), ("rank", self.rank)) if v})
         loss = cfg.loss
         if self.no_context:
@@ -107,3 +109,45 @@ class Reenact:
             reenact(self.run_dir, self.source, self.out, self.params, not self.no_normalize, self.pose,
                     self.overwrite, self.device, on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n))
         console.print(f"wrote {self.out}")
+
+
+@dataclass
+class Evaluate:
+    """Score a trained run on its held-out frames against the dataset's ground truth: PSNR, SSIM
+    and MAE of relit frames under 8 lights around the subject and under environments, per-OLAT
+    PSNR, normal angular error, temporal stability. Writes JSON and a comparison strip."""
+
+    run_dir: tyro.conf.Positional[Path]
+    dataset: tyro.conf.Positional[Path]
+    """The target's OLAT dataset the run was trained on (with ground truth)."""
+    light: tuple[str, ...] = ("sky", "sunset", "studio")
+    """Environments (.hdr/.exr files or procedural names) to relight under."""
+    out: Path | None = None
+    """JSON report path (default RUN/eval.json); the strip goes beside it as PNG."""
+    device: str = "cpu"
+
+    def run(self) -> None:
+        import json
+
+        from nervp.evaluate.reconstruction import evaluate_run
+        from nervp.relight.lighting import parse_lighting
+        from nervp.train.run import load_run
+        from nervp.viz.images import auto_exposure, grid, label, save_png, to_srgb8
+
+        run = load_run(self.run_dir, self.device)
+        rec = evaluate_run(run, self.dataset, {name: parse_lighting(name) for name in self.light})
+        out = self.out or self.run_dir / "eval.json"
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(rec.metrics, indent=1))
+        tmp.replace(out)
+        exp = auto_exposure(rec.true_relit)
+        tiles = [label(to_srgb8(rec.true_relit[i], exp), "truth") for i in range(len(rec.true_relit))]
+        tiles += [label(to_srgb8(rec.pred_relit[i], exp), "predicted") for i in range(len(rec.pred_relit))]
+        save_png(out.with_suffix(".png"), grid(tiles, len(rec.true_relit)))
+        m = rec.metrics
+        console.print(f"held-out frames {m['frames']}: relit PSNR {m['overall']['psnr_db']:.2f} dB, SSIM "
+                      f"{m['overall']['ssim']:.3f}, MAE {m['overall']['mae']:.4f}; per-OLAT PSNR "
+                      f"{m['per_olat_psnr_db']:.2f} dB; normals {m['normal_angular_error_deg']:.1f}°; "
+                      f"temporal change ratio {m['temporal_change_ratio']}")
+        console.print(f"wrote {out} and {out.with_suffix('.png')}")
+

@@ -56,10 +56,11 @@ def msssim_loss(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
 
 
 def normal_loss(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-    """Mean of 1 - cos(angle) over pixels where mask (B, 1, H, W) > 0."""
+    """1 - cos(angle), averaged over each sample's pixels where mask (B, 1, H, W) > 0, then over
+    samples (so splitting a batch across processes gives the same mean)."""
     cos = (F.normalize(pred, dim=1) * F.normalize(target, dim=1, eps=1e-6)).sum(1, keepdim=True)
     w = (mask > 0).float()
-    return ((1 - cos) * w).sum() / w.sum().clamp_min(1)
+    return (((1 - cos) * w).sum((1, 2, 3)) / w.sum((1, 2, 3)).clamp_min(1)).mean()
 
 
 def gan_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:

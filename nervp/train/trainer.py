@@ -212,8 +212,13 @@ class Trainer:
             self.opt_d.zero_grad(set_to_none=True)
             ld.backward()
             self.opt_d.step()
-            logs["gan_d"] = float(ld)
+            logs["gan_d"] = float(ld.detach())
         self.step += 1
+        if d.world > 1:  # report the global batch's losses, as one process would
+            keys = sorted(logs)
+            v = torch.tensor([logs[k] for k in keys], dtype=torch.float64)
+            dist.all_reduce(v)
+            logs = {k: float(x) / d.world for k, x in zip(keys, v, strict=True)}
         return logs
 
     # ---- validation

@@ -1,0 +1,217 @@
+"""Capture processing: alignment quality against ground truth, and throughput per core.
+
+Quality (STYLE.md section 9: fixed seeds, written method). A 256x256 raw stream of the
+virtual light stage with head motion (96 LEDs, 1000 fps, tracking every 6th image), rendered
+once by `--render` (performer seed 31, a range-of-motion take: head period 1 s, so the head
+turns about 100 deg/s, ~10 px of landmark motion between a set's middle and its ends; three
+sets 3 tracking frames apart). Each set is scored against the ground-truth OLAT set rendered
+at its middle instant: PSNR in the camera's units (peak = the radiance at the OLAT white
+level), inside the face (alpha > 0.5 within the landmarks' convex hull), over the performer
+and over the image; aligned vs naive unaligned stacking of the same images vs the sensor
+floor (the truth re-recorded through the same Bayer mosaic, noise and 8-bit quantisation,
+developed the same way: what perfect alignment scores). Every DIS preset is scored. A still
+performer: the stream re-recorded from its first truth set for every image.
+
+Speed. Each size runs the whole `capture` (stream checks, Dask graph, zarr I/O) in one process
+with one thread (torch and OpenCV), so the numbers are per core: one warm-up, then the
+median of `--repeats` runs. 256^2 is the rendered stream; 512^2 is the same stream upsampled
+2x (demosaic, bicubic, re-mosaic: real image content at 4x the pixels). Tasks time their own
+steps (io, demosaic, DIS flow, chain = flow interpolation and chaining, warp = warp and
+confidence), so the cost of one flow pair and one set are known; a long stream advances by
+`stride` tracking frames (6 * stride raw images and `stride` new flow pairs) per output set,
+so the steady state per core is
+    seconds per set = set task + stride * flow task,  raw images/s = 6 * stride / that,
+reported for stride 7 (the paper's 25 fps) and stride 1 (166 sets/s), against the camera's
+1000 images/s. The machine is shared: the load average is recorded beside the timings.
+
+Run:  python benchmarks/bench_capture.py --render          # once: renders /tmp/cap256_rom31.raw
+      python benchmarks/bench_capture.py [--pictures]      # writes benchmarks/results/capture.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from nervp.capture import CaptureConfig, ExecConfig, capture
+from nervp.capture.evaluate import psnr, score_capture, score_naive, still_stream, truth_report
+from nervp.capture.ingest import write_raw_stream
+from nervp.imaging.bayer import demosaic_bilinear, mosaic
+from nervp.store.olat import load_olat
+from nervp.store.raw import load_raw
+
+OUT = Path(__file__).parent / "results" / "capture.json"
+STREAM = Path("/tmp/cap256_rom31.raw")
+ONE_CORE = ExecConfig(workers=1, threads=1)
+
+
+def render(path: Path, seed: int = 31, head_period_s: float = 1.0, size: int = 256) -> None:
+    from nervp.config import RAW_PRESETS
+    from nervp.lightstage.schedule import ScheduleConfig
+    from nervp.synth.motion import MotionConfig
+    from nervp.synth.raw import simulate_raw
+
+    base = RAW_PRESETS["default"]
+    sim = dataclasses.replace(base.sim, frames=3, size=size, motion=MotionConfig(head_period_s=head_period_s),
+                              performer=dataclasses.replace(base.sim.performer, seed=seed))
+    t = time.perf_counter()
+    simulate_raw(path, dataclasses.replace(base, sim=sim, schedule=ScheduleConfig(set_stride=3)))
+    print(f"rendered {path} in {time.perf_counter() - t:.0f} s")
+
+
+def upsampled(src: Path, dst: Path, factor: int = 2) -> Path:
+    """`src` with every Bayer image demosaiced, resized bicubically and re-mosaiced."""
+    raw = load_raw(src)
+
+    def images():
+        for i in range(raw.n_images):
+            rgb = demosaic_bilinear(torch.from_numpy(raw.image(i).astype(np.float32)), raw.bayer).numpy()
+            big = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+            yield np.clip(np.rint(mosaic(torch.from_numpy(big), raw.bayer).numpy()), 0, 255).astype(np.uint8)
+
+    m = raw.manifest
+    return write_raw_stream(dst, images(), raw.small("pattern"), raw.small("time"), raw.small("gain"), raw.dome,
+                            bayer=raw.bayer, black_level=m["black_level"], white_level=m["white_level"],
+                            fps=m["schedule"]["fps"], sets=(raw.small("sets_middle"), raw.small("sets_olat")))
+
+
+def quality(stream: Path, tmp: Path, presets: list[str]) -> dict:
+    raw = load_raw(stream)
+    out: dict = {"stream": str(stream), "size": raw.height, "n_sets": int(raw.manifest["n_sets"]),
+                 "seed": raw.manifest.get("performer", {}).get("seed")}
+    for k, preset in enumerate(presets):
+        ds = capture(stream, tmp / f"q_{preset}.olat", CaptureConfig(flow_preset=preset), ONE_CORE, overwrite=True)
+        rep = truth_report(load_olat(ds.out), raw, floors=k == 0)
+        if k == 0:
+            out.update(rep)
+            out["flow_preset"] = preset
+        out.setdefault("aligned_by_preset", {})[preset] = rep["aligned"]
+        print(f"  {preset}: aligned face {rep['aligned']['face']:.2f} dB, naive {rep['naive']['face']:.2f} dB")
+    return out
+
+
+def still(stream: Path, tmp: Path) -> dict:
+    src = load_raw(stream)
+    st = load_raw(still_stream(src, tmp / "still.raw"))
+    a = load_olat(capture(st.path, tmp / "still_a.olat", CaptureConfig(), ONE_CORE).out)
+    n = load_olat(capture(st.path, tmp / "still_n.olat", CaptureConfig(align=False), ONE_CORE).out)
+    peak = 1.0 / float(np.median(st.small("gain")[st.small("sets_olat")]))
+    everywhere = np.ones((st.height, st.width), bool)
+    vs_naive = [psnr(a.read("olat", t), n.read("olat", t), everywhere, peak) for t in range(a.n_frames)]
+    sa, sn = score_capture(a, st), score_naive(a, st)
+    rep = truth_report(a, st)
+    return {"aligned_vs_unaligned_image_psnr": float(np.mean(vs_naive)),
+            "aligned": sa.mean(), "naive": sn.mean(), "sensor_floor": rep["sensor_floor"],
+            "demosaic_floor": rep["demosaic_floor"]}
+
+
+def speed(stream: Path, repeats: int, tmp: Path) -> dict:
+    runs = []
+    for r in range(repeats + 1):
+        rep = capture(stream, tmp / "speed.olat", CaptureConfig(), ONE_CORE, overwrite=True)
+        if r:  # run 0 is the warm-up
+            runs.append(rep)
+    med = statistics.median
+    flow = {k: med(r.split["flow"].get(k, 0.0) / r.flows_run for r in runs) for k in runs[0].split["flow"]}
+    st = {k: med(r.split["set"].get(k, 0.0) / r.sets_run for r in runs) for k in runs[0].split["set"]}
+    plan = runs[0].plan
+    wall = med(r.seconds for r in runs)
+    c_flow, c_set = sum(flow.values()), sum(st.values())
+    out = {"size": plan.height, "n_sets": plan.n_sets, "n_raw_images": plan.n_images, "n_flow_pairs": plan.n_pairs,
+           "end_to_end": {"seconds": wall, "sets_per_s": plan.n_sets / wall, "raw_images_per_s": plan.n_images / wall},
+           "flow_task_s": flow, "set_task_s": st, "steady_state": {}}
+    te = 6
+    for stride in (7, 1):
+        per_set = c_set + stride * c_flow
+        split = {"demosaic": st.get("demosaic", 0) + stride * flow.get("demosaic", 0),
+                 "flow": stride * flow.get("flow", 0), "warp": st.get("warp", 0) + st.get("chain", 0),
+                 "io": st.get("io", 0) + stride * flow.get("io", 0)}
+        ips = te * stride / per_set
+        out["steady_state"][f"stride_{stride}"] = {
+            "output_fps": 1000 / (te * stride), "sets_per_s_per_core": 1 / per_set, "raw_images_per_s_per_core": ips,
+            "seconds_per_set": per_set, "split_s_per_set": split,
+            "split_fraction": {k: v / per_set for k, v in split.items()},
+            "cores_for_camera_rate": 1000 / ips}
+    return out
+
+
+def machine() -> dict:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    import dask
+    import zarr
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "opencv": cv2.__version__, "numpy": np.__version__, "zarr": zarr.__version__, "dask": dask.__version__,
+            "platform": platform.platform(), "git_commit": commit, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "load_average_1m_at_start": os.getloadavg()[0]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--stream", type=Path, default=STREAM, help="256^2 simulated raw stream with head motion")
+    ap.add_argument("--render", action="store_true", help="render --stream first (about 20 CPU-minutes)")
+    ap.add_argument("--also", type=Path, nargs="*", default=[], help="more simulated streams to score")
+    ap.add_argument("--presets", nargs="+", default=["medium", "fast", "ultrafast"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--pictures", type=Path, default=None, help="also write pictures to this folder")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    if args.render:
+        render(args.stream)
+    if not (args.stream / "manifest.json").is_file():
+        raise SystemExit(f"{args.stream} is missing: run with --render first")
+    result = {"machine": machine(), "method": __doc__}
+    with tempfile.TemporaryDirectory(prefix="bench_capture_") as td:
+        tmp = Path(td)
+        print("quality", args.stream)
+        result["quality"] = quality(args.stream, tmp, args.presets)
+        result["quality_more_streams"] = [quality(s, tmp, args.presets[:1]) for s in args.also]
+        print("still performer")
+        result["still"] = still(args.stream, tmp)
+        result["speed"] = {}
+        for size in args.sizes:
+            factor = size // load_raw(args.stream).height
+            src = args.stream if factor == 1 else upsampled(args.stream, tmp / f"up{size}.raw", factor)
+            print("speed", size)
+            result["speed"][str(size)] = speed(src, args.repeats, tmp)
+            if factor != 1:
+                shutil.rmtree(src)
+        if args.pictures:
+            from capture_pictures import alignment_picture, schedule_picture
+
+            alignment_picture(args.stream, tmp, args.pictures / "capture_alignment.png")
+            schedule_picture(args.pictures / "capture_schedule.png")
+    result["machine"]["load_average_1m_at_end"] = os.getloadavg()[0]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: result[k] for k in ("quality", "still")}, indent=1)[:3000])
+    for size, s in result["speed"].items():
+        for k, v in s["steady_state"].items():
+            print(f"{size}^2 {k}: {v['sets_per_s_per_core']:.3f} sets/s/core, {v['raw_images_per_s_per_core']:.1f} "
+                  f"images/s/core, {v['cores_for_camera_rate']:.1f} cores for 1000 images/s; split "
+                  + ", ".join(f"{a} {b:.0%}" for a, b in v["split_fraction"].items()))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The translator's training: both heads, checkpoints, exact resume, DDP, bad input."""
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from nervp.train.checkpoint import CheckpointError
+from nervp.train.config import train_preset
+from nervp.train.run import RunError, load_run, train_run
+
+
+def cfg(**kw):
+    """What `nervp train --preset tiny --params truth --ckpt-every 2` builds."""
+    return train_preset("tiny", params="truth", **{"ckpt_every": 2, **kw})
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_olat, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "a"
+    train_run(tiny_olat, run, cfg(steps=4))
+    return run
+
+
+def test_run_directory_and_loader(trained):
+    for name in ("config.json", "conditioning.safetensors", "target_params.safetensors", "model.safetensors",
+                 "regressor.safetensors", "log.jsonl"):
+        assert (trained / name).exists(), name
+    assert any((trained / "tb").iterdir())
+    info = json.loads((trained / "config.json").read_text())
+    assert info["train"]["model"]["in_frames"] == 11 and info["train"]["loss"]["gan"] == 0.1
+    run = load_run(trained)
+    assert run.step == 4 and run.olat_scale > 0
+    x = torch.zeros(1, 11 * 9, 64, 64)
+    out = run.translator(x)
+    assert out.olat.shape == (1, 96, 3, 64, 64)
+    assert (out.olat >= 0).all()
+    assert torch.allclose(out.normal.norm(dim=1), torch.ones(1, 64, 64), atol=1e-4)
+    logs = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(r["total"])) for r in logs)
+
+
+def test_lowrank_head_trains_and_starts_from_pca(tiny_olat, tmp_path):
+    from nervp.model.translator import pca_coeffs
+
+    c = cfg(steps=2)
+    c = dataclasses.replace(c, model=dataclasses.replace(c.model, head="lowrank", rank=8))
+    train_run(tiny_olat, tmp_path / "lr", c)
+    run = load_run(tmp_path / "lr")
+    C = run.translator.coeffs.detach()
+    assert C.shape == (8, 96)
+    # PCA rows are orthonormal at the start; two small Adam steps keep them nearly so
+    assert torch.allclose(C @ C.T, torch.eye(8), atol=0.05)
+    olat = torch.rand(3, 96, 3, 4, 4)
+    V = pca_coeffs(olat, 96)
+    assert torch.allclose(V @ V.T, torch.eye(96), atol=1e-4)
+
+
+def _weights(run: Path) -> dict:
+    return load_file(str(run / "model.safetensors"))
+
+
+def test_interrupted_run_resumes_exactly(tiny_olat, trained, tmp_path):
+    run = tmp_path / "b"
+    stop_at = {"n": 0}
+
+    def crash() -> bool:  # stop after step 3: step 3's work is lost, the step-2 checkpoint stays
+        stop_at["n"] += 1
+        return stop_at["n"] == 3
+
+    train_run(tiny_olat, run, cfg(steps=4), should_stop=crash)
+    assert not (run / "model.safetensors").exists()
+    train_run(tiny_olat, run, cfg(steps=4))
+    a, b = _weights(trained), _weights(run)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_kill_9_then_resume(tiny_olat, trained, tmp_path):
+    run = tmp_path / "k"
+    cmd = [sys.executable, "-m", "nervp.cli", "train", str(tiny_olat), str(run), "--preset", "tiny",
+           "--params", "truth", "--steps", "4", "--ckpt-every", "2"]
+    env = dict(os.environ)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((run / "checkpoints").glob("step_0000002.json")):
+        time.sleep(0.2)
+        if proc.poll() is not None:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list((run / "checkpoints").glob("step_0000002.json")), "no checkpoint before the kill"
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = _weights(trained), _weights(run)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_incompatible_run_and_corrupted_checkpoint(tiny_olat, trained, tmp_path, capsys):
+    from nervp.cli import main
+
+    with pytest.raises(RunError, match="different configuration"):
+        train_run(tiny_olat, trained, cfg(steps=5))
+    assert (trained / "model.safetensors").exists()  # nothing lost
+    bad = tmp_path / "bad"
+    shutil.copytree(trained, bad)
+    (bad / "model.safetensors").unlink()
+    ck = sorted((bad / "checkpoints").glob("*.safetensors"))[-1]
+    ck.write_bytes(ck.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="corrupted"):
+        load_run(bad)
+    code = main(["reenact", str(tmp_path / "nothing"), str(tiny_olat), str(tmp_path / "o")])
+    assert code == 2 and "not a nervp run" in capsys.readouterr().err
+
+
+def test_dataset_without_full_lit_is_refused(tiny_olat, tmp_path):
+    from nervp.store.zstore import DatasetError
+
+    bad = tmp_path / "nofull.olat"
+    shutil.copytree(tiny_olat, bad)
+    m = json.loads((bad / "manifest.json").read_text())
+    del m["arrays"]["full_lit"]
+    (bad / "manifest.json").write_text(json.dumps(m))
+    shutil.rmtree(bad / "full_lit")
+    with pytest.raises(DatasetError, match="full_lit"):
+        train_run(bad, tmp_path / "r", cfg(steps=1))
+    assert not (tmp_path / "r").exists()
+
+
+def test_ddp_two_processes_match_one(tiny_olat, trained, tmp_path):
+    """torchrun with 2 gloo processes, global batch 2, follows the single-process loss curve."""
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+           "nervp.cli", "train", str(tiny_olat), str(run), "--preset", "tiny", "--params", "truth", "--steps", "4", "--ckpt-every", "2"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    one = {json.loads(x)["step"]: json.loads(x) for x in (trained / "log.jsonl").read_text().splitlines()}
+    two = {json.loads(x)["step"]: json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()}
+    assert one.keys() == two.keys()
+    for s in one:
+        for k in ("mse", "normal", "alpha", "total"):
+            assert two[s][k] == pytest.approx(one[s][k], rel=2e-3, abs=1e-5), (s, k)
