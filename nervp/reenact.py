@@ -21,7 +21,7 @@ from nervp.parse.conditioning import conditioning_maps
 from nervp.parse.normalize import normalize as normalize_params
 from nervp.parse.types import FaceParams
 from nervp.store.olat import OLATFrame, write_olat_dataset
-from nervp.train.data import cond_windows
+from nervp.train.data import network_input
 from nervp.train.run import FinishedRun, load_run
 from nervp.train.targets import load_target, performer_params
 
@@ -48,7 +48,7 @@ def predict_frames(run: FinishedRun, cond: torch.Tensor, batch: int = 4) -> Iter
     n_in = run.cfg.model.in_frames
     for a in range(0, cond.shape[0], batch):
         frames = torch.arange(a, min(a + batch, cond.shape[0]))
-        x = cond_windows(cond, frames, n_in) if run.cfg.multi_frame else cond[frames].repeat(1, n_in, 1, 1)
+        x = network_input(cond, frames, n_in, run.cfg.multi_frame)
         pred = model(x.to(dev))
         olat = (pred.olat.float() * run.olat_scale).permute(0, 1, 3, 4, 2).cpu().numpy()  # (B, L, H, W, 3)
         alpha = pred.alpha[:, 0].float().cpu().numpy()

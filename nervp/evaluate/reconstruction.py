@@ -90,7 +90,7 @@ def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting]
         if first is None:
             first = (rp, rg)
     normal_err = []
-    for i, t in enumerate(frames):
+    for t in frames:
         n_true = ds.read("normal", t).astype(np.float32)
         a = ds.read("alpha", t).astype(np.float32) > 0.5
         n_pred = pred_by_t[t]["normal"]

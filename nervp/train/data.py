@@ -53,6 +53,13 @@ def cond_windows(cond: Tensor, frames: Tensor, in_frames: int) -> Tensor:
     return w.reshape(w.shape[0], -1, *w.shape[-2:])
 
 
+def network_input(cond: Tensor, frames: Tensor, in_frames: int, multi_frame: bool = True) -> Tensor:
+    """The translator's input for `frames`: 11-frame windows, or (ablation) the newest frame repeated."""
+    if multi_frame:
+        return cond_windows(cond, frames, in_frames)
+    return cond[frames].repeat(1, in_frames, 1, 1)
+
+
 def split_frames(n_frames: int, val_fraction: float, min_val: int = 1) -> tuple[Tensor, Tensor]:
     """Hold out the last contiguous block of frames (unseen poses and expressions)."""
     n_val = max(min_val, int(round(n_frames * val_fraction))) if val_fraction > 0 else 0

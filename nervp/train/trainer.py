@@ -33,7 +33,7 @@ from nervp.model.shape_regressor import ShapeRegressor
 from nervp.model.translator import PatchDiscriminator, Translator, pca_coeffs
 from nervp.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from nervp.train.config import TrainConfig
-from nervp.train.data import TrainingSet
+from nervp.train.data import TrainingSet, network_input
 from nervp.train.losses import gan_d_loss, gan_g_loss, light_subset, msssim_loss, normal_loss
 
 
@@ -145,10 +145,7 @@ class Trainer:
     def _batch(self, frames: Tensor) -> dict[str, Tensor]:
         d, dev = self.data, self.device
         n_in = self.cfg.model.in_frames
-        if self.cfg.multi_frame:
-            x = d.window(frames, n_in)
-        else:
-            x = d.cond[frames].repeat(1, n_in, 1, 1)
+        x = network_input(d.cond, frames, n_in, self.cfg.multi_frame)
         return {"x": x.to(dev), "cond": d.cond[frames].to(dev), "olat": d.olat[frames].to(dev).float(),
                 "normal": d.normal[frames].to(dev).float(), "albedo": d.albedo[frames].to(dev).float(),
                 "alpha": d.alpha[frames].to(dev).float()}
