@@ -113,3 +113,14 @@ def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting]
         "step": run.step, "head": run.cfg.model.head,
     }
     return Reconstruction(metrics, first[0], first[1])
+
+
+def save_strip(rec: Reconstruction, path: Path) -> None:
+    """PNG: the truth relit (top row) over the prediction (bottom row), one shared exposure."""
+    from nervp.viz.images import auto_exposure, grid, label, save_png, to_srgb8
+
+    exp = auto_exposure(rec.true_relit)
+    n = len(rec.true_relit)
+    tiles = [label(to_srgb8(rec.true_relit[i], exp), "truth") for i in range(n)]
+    tiles += [label(to_srgb8(rec.pred_relit[i], exp), "predicted") for i in range(n)]
+    save_png(path, grid(tiles, n))

@@ -62,9 +62,12 @@ PHI_BOUNDS = {
 # Relative prior strength per φ dimension (default 1). Mouth and eye shapes that can mimic
 # a jaw opening or a blink in 2-D landmarks (a lip raise plus a lip depress looks like an
 # open jaw) cost more, so a motion goes to the dimension that usually causes it.
+# Lids and irises are observed directly by many landmarks: blinks and gaze get a weak prior
+# so that a full closure or a glance is not shrunk.
 PHI_PRIOR_SCALE = {
     "upper_lip_raise": 10.0, "lower_lip_depress": 10.0, "pucker": 3.0, "funnel": 3.0,
     "eye_wide_left": 10.0, "eye_wide_right": 10.0, "brow_lower_left": 3.0, "brow_lower_right": 3.0,
+    "blink_left": 0.1, "blink_right": 0.1, "gaze_yaw": 0.1, "gaze_pitch": 0.1,
 }
 
 

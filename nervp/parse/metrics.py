@@ -2,9 +2,9 @@
 
 Jitter (of a still region): the median frame-to-frame motion of the nose-bridge landmark
 (MediaPipe 168) over the frames where the head is still, in inter-ocular distances (IOD).
-"Still" frames are those whose head speed -- the frame-to-frame motion of the centroid of
-the 468 mesh landmarks after a Gaussian blur of sigma 3 frames, which averages the
-tracker noise away -- is in the lower half of the clip (`still_quantile`).
+"Still" frames are those whose head speed -- the motion of the centroid of the 468 mesh
+landmarks after a Gaussian blur of sigma 3 frames, which averages the tracker noise away --
+is below `STILL_SPEED` IOD per second (about 4 mm/s for an adult face).
 
 Lag: the time shift k (frames, in steps of 0.05) that best aligns the smoothed track with
 the raw one, ``argmin_k mean |smoothed(t) - raw(t - k)|^2`` with linear interpolation of the
@@ -22,11 +22,16 @@ from scipy.ndimage import gaussian_filter1d
 NOSE_BRIDGE = 168
 
 
-def still_frames(raw: np.ndarray, scale: float, still_quantile: float = 0.5) -> np.ndarray:
-    """(T - 1,) bool: the head is still between frames t and t + 1 (see the module docstring)."""
+STILL_SPEED = 0.075
+"""Head speed (IOD per second) below which the head counts as still."""
+
+
+def still_frames(raw: np.ndarray, scale: float, fps: float, max_speed: float = STILL_SPEED) -> np.ndarray:
+    """(T - 1,) bool: the head is still between frames t and t + 1 (see the module docstring).
+    raw: (T, 478, 2) tracked landmarks (no NaN); scale: IOD in pixels."""
     c = gaussian_filter1d(raw[:, :468].astype(np.float64).mean(1), 3.0, axis=0)
-    speed = np.linalg.norm(np.diff(c, axis=0), axis=-1) / scale
-    return speed <= np.quantile(speed, still_quantile)
+    speed = np.linalg.norm(np.diff(c, axis=0), axis=-1) / scale * fps
+    return speed < max_speed
 
 
 def jitter(track: np.ndarray, still: np.ndarray, scale: float, point: int = NOSE_BRIDGE) -> float:

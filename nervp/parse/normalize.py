@@ -34,15 +34,17 @@ MIN_STD_PHI = 1e-3
 @dataclass(frozen=True)
 class NormReport:
     """What `normalize` did. scale_theta (6,), scale_phi (E,): σ_t / σ_s per dimension (1 where
-    guarded); guarded: names of the dimensions only shifted."""
+    guarded); guarded: names of the dimensions only shifted; clipped: fraction of φ values
+    `retarget` clipped to the model's range afterwards (0 when not clipped)."""
 
     scale_theta: np.ndarray
     scale_phi: np.ndarray
     guarded: tuple[str, ...]
+    clipped: float = 0.0
 
     def to_json(self) -> dict:
         return {"scale_theta": self.scale_theta.tolist(), "scale_phi": self.scale_phi.tolist(),
-                "guarded": list(self.guarded)}
+                "guarded": list(self.guarded), "clipped_fraction": self.clipped}
 
 
 def param_stats(params: FaceParams) -> NormStats:
@@ -107,15 +109,35 @@ def normalize(source: FaceParams, target: NormStats, source_stats: NormStats | N
     return out, NormReport(sc_th, sc_ph, tuple(guarded))
 
 
+def clip_phi(params: FaceParams) -> tuple[FaceParams, float]:
+    """φ clipped to the fitter's bounds (`nervp.parse.fit.PHI_BOUNDS`): eq. 6 can carry a rare
+    source frame beyond anything the model represents (e.g. a smile of -1, lips through each
+    other). Returns the clipped parameters and the fraction of values that were changed."""
+    from nervp.face import load_head_model
+    from nervp.parse.fit import phi_bounds
+
+    model = load_head_model()
+    if tuple(model.expr_names) != tuple(params.expr_names):
+        return params, 0.0
+    lo, hi = (b.float() for b in phi_bounds(model))
+    out = torch.minimum(torch.maximum(params.phi, lo), hi)
+    return params.replace(phi=out), float((out != params.phi).float().mean())
+
+
 def retarget(source: FaceParams, target: FaceParams, target_stats: NormStats, enabled: bool = True,
-             theta: bool = True, phi: bool = True) -> tuple[FaceParams, NormReport | None]:
+             theta: bool = True, phi: bool = True, clip: bool = True) -> tuple[FaceParams, NormReport | None]:
     """The source's motion on the target's face: θ and φ normalised to the target (eq. 6;
-    `enabled=False` for the ablation), with the target's identity β̄, diffuse colour and
-    camera, ready for `conditioning_maps`."""
+    `enabled=False` for the ablation), then (`clip`) φ clipped to the model's range, with the
+    target's identity β̄, diffuse colour and camera, ready for `conditioning_maps`. The
+    report's `clipped` is the fraction of φ values the clipping changed."""
     check_compatible(source, target)
     if tuple(source.id_names) != tuple(target.id_names):
         raise NervpError("source and target parameters use different identity dimensions: track both "
                          "with the same nervp head model")
     out, report = normalize(source, target_stats, theta=theta, phi=phi) if enabled else (source, None)
+    if clip:
+        out, frac = clip_phi(out)
+        if report is not None:
+            report = NormReport(report.scale_theta, report.scale_phi, report.guarded, frac)
     return out.replace(beta=target.beta, colour=target.colour, colour_levels=target.colour_levels,
                        camera=target.camera, beta_frames=None), report

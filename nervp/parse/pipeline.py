@@ -87,12 +87,13 @@ def track_clip(source: Path, out: Path, cfg: ParseConfig = ParseConfig(), overwr
 
 def condition(params_path: Path, out: Path, target_path: Path | None = None, normalize: bool = True,
               pose: PoseMode = "tracked", size: int | None = None, chunk: int = 8,
-              overwrite: bool = False, progress: Progress | None = None) -> dict:
+              overwrite: bool = False, progress: Progress | None = None, clip: bool = True) -> dict:
     """Render the conditioning maps of `params_path` into a `conditioning` dataset at `out`.
 
     Without `target_path` the parameters are the target's own (training maps). With it, they
-    are a source performer's, normalised to the target (eq. 6, unless `normalize` is False)
-    and rendered with the target's identity, colour and camera (reenactment).
+    are a source performer's, normalised to the target (eq. 6, unless `normalize` is False),
+    φ clipped to the model's range (unless `clip` is False) and rendered with the target's
+    identity, colour and camera (reenactment).
     """
     check_output(out, overwrite)
     if size is not None and not 16 <= size <= 4096:
@@ -103,7 +104,7 @@ def condition(params_path: Path, out: Path, target_path: Path | None = None, nor
         params = src.params
     else:
         target = load_params(target_path)
-        params, rep = retarget(src.params, target.params, target.stats, enabled=normalize)
+        params, rep = retarget(src.params, target.params, target.stats, enabled=normalize, clip=clip)
         norm_json = rep.to_json() if rep is not None else None
     cam = map_camera(params.camera, size)
     T = params.n_frames

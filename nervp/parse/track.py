@@ -260,7 +260,8 @@ def track_frames(frames: Frames, cfg: TrackConfig = TrackConfig(),
         raise NervpError(f"{frames.source} has no frames")
     raw = np.full((T, N_LANDMARKS, 2), np.nan, np.float32)
     method = np.zeros(T, np.int8)
-    with FaceTracker(cfg) as tracker:
+    with FaceTracker(cfg) as tracker, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="google.protobuf")
         for t in range(T):
             lm, m = tracker(frames.images[t])
             if lm is not None:

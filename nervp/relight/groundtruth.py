@@ -4,8 +4,10 @@ an environment (not through OLAT images), to measure what 96 LEDs at 1.3 m lose.
 The environment is cut into `n_dirs` cells around a spherical Fibonacci set of directions
 (the same area-weighted cell integration as the LED weights, with a much finer "dome");
 each cell becomes a point light at `distance` metres with intensity
-``cell irradiance x distance^2 x stage exposure``, so it delivers the cell's irradiance at
-the head like a light at infinity. `distance` = 1.3 gives the same lights at the dome's
+``cell irradiance x distance^2``, so it delivers the cell's irradiance at the head like a
+light at infinity. The image is in scene units: the environment's radiance, with the
+stage's exposure divided out, which is what `relight` gives with weights calibrated by
+``led_calibration(dome, gain=stage exposure)``. `distance` = 1.3 gives the same lights at the dome's
 radius instead, which isolates the sampling error (96 vs `n_dirs` directions) from the
 near-field error (finite LED distance).
 """
@@ -44,11 +46,11 @@ def env_point_lights(env: EnvMap, n_dirs: int = 1024, distance: float = 50.0,
 
 def render_under_env(stage: VirtualStage, t: float, env: EnvMap, n_dirs: int = 1024,
                      distance: float = 50.0) -> Tensor:
-    """(H, W, 3) float32 linear image of the stage's performer at instant `t` under `env`,
-    in the units of the stage's OLAT images (same camera, exposure and render quality)."""
+    """(H, W, 3) float32 linear image (scene units) of the stage's performer at instant `t`
+    under `env`, through the stage's camera at its render quality."""
     theta, phi = stage.params(np.array([t]))
     mesh = stage.performer.posed(torch.from_numpy(theta[0]), torch.from_numpy(phi[0]))
-    pos, rgb = env_point_lights(env, n_dirs, distance, stage.cfg.exposure)
+    pos, rgb = env_point_lights(env, n_dirs, distance)
     return render_sum(mesh, stage.camera, pos, rgb, stage.cfg.quality)
 
 

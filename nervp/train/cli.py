@@ -129,10 +129,9 @@ class Evaluate:
     def run(self) -> None:
         import json
 
-        from nervp.evaluate.reconstruction import evaluate_run
+        from nervp.evaluate.reconstruction import evaluate_run, save_strip
         from nervp.relight.lighting import parse_lighting
         from nervp.train.run import load_run
-        from nervp.viz.images import auto_exposure, grid, label, save_png, to_srgb8
 
         run = load_run(self.run_dir, self.device)
         rec = evaluate_run(run, self.dataset, {name: parse_lighting(name) for name in self.light})
@@ -140,10 +139,7 @@ class Evaluate:
         tmp = out.with_name(f".{out.name}.tmp")
         tmp.write_text(json.dumps(rec.metrics, indent=1))
         tmp.replace(out)
-        exp = auto_exposure(rec.true_relit)
-        tiles = [label(to_srgb8(rec.true_relit[i], exp), "truth") for i in range(len(rec.true_relit))]
-        tiles += [label(to_srgb8(rec.pred_relit[i], exp), "predicted") for i in range(len(rec.pred_relit))]
-        save_png(out.with_suffix(".png"), grid(tiles, len(rec.true_relit)))
+        save_strip(rec, out.with_suffix(".png"))
         m = rec.metrics
         console.print(f"held-out frames {m['frames']}: relit PSNR {m['overall']['psnr_db']:.2f} dB, SSIM "
                       f"{m['overall']['ssim']:.3f}, MAE {m['overall']['mae']:.4f}; per-OLAT PSNR "
