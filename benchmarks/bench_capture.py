@@ -16,13 +16,16 @@ Speed. Each size runs the whole `capture` (stream checks, Dask graph, zarr I/O) 
 with one thread (torch and OpenCV), so the numbers are per core: one warm-up, then the
 median of `--repeats` runs. 256^2 is the rendered stream; 512^2 is the same stream upsampled
 2x (demosaic, bicubic, re-mosaic: real image content at 4x the pixels). Tasks time their own
-steps (io, demosaic, DIS flow, chain = flow interpolation and chaining, warp = warp and
-confidence), so the cost of one flow pair and one set are known; a long stream advances by
+steps in CPU seconds of their one thread (io = zarr read/decode/encode/write, demosaic =
+linearise + demosaic (+ 8-bit flow image), flow = DIS both ways + forward-backward error,
+chain = flow interpolation and chaining, warp = warp and confidence), so the cost of one
+flow pair and one set on a core are known even on a busy machine; a long stream advances by
 `stride` tracking frames (6 * stride raw images and `stride` new flow pairs) per output set,
 so the steady state per core is
     seconds per set = set task + stride * flow task,  raw images/s = 6 * stride / that,
 reported for stride 7 (the paper's 25 fps) and stride 1 (166 sets/s), against the camera's
-1000 images/s. The machine is shared: the load average is recorded beside the timings.
+1000 images/s. The machine is shared: end-to-end wall-clock numbers are recorded too, with
+the load average beside them.
 
 Run:  python benchmarks/bench_capture.py --render          # once: renders /tmp/cap256_rom31.raw
       python benchmarks/bench_capture.py [--pictures]      # writes benchmarks/results/capture.json

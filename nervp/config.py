@@ -8,13 +8,15 @@ from typing import Literal
 
 from nervp.lightstage.schedule import ScheduleConfig
 from nervp.synth.raw import RawConfig
+from nervp.synth.performer import PerformerConfig
 from nervp.synth.render_olat import RenderQuality
 from nervp.synth.simulate import SimConfig
 
 PresetName = Literal["tiny", "default", "paper"]
 
 SIM_PRESETS: dict[str, SimConfig] = {
-    "tiny": SimConfig(frames=4, size=64, quality=RenderQuality(supersample=2, shadow_size=64)),
+    "tiny": SimConfig(frames=4, size=64, quality=RenderQuality(supersample=2, shadow_size=64),
+                      performer=PerformerConfig(face_subdivisions=1)),
     "default": SimConfig(frames=24, size=256),
     "paper": SimConfig(frames=50, size=512, quality=RenderQuality(supersample=2, shadow_size=384)),
 }

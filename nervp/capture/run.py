@@ -55,8 +55,9 @@ class CaptureReport:
         sets_run, sets_skipped: output sets computed now / found complete from an earlier run.
         flows_run, flows_skipped: tracking-frame pairs, likewise.
         seconds: wall-clock time of the whole call.
-        split: task time in seconds per kind of task ("flow", "set") and step (io, demosaic,
-            flow, chain, warp), summed over the tasks run now (CPU-seconds at one thread a task).
+        split: CPU seconds per kind of task ("flow", "set") and step (io, demosaic, flow,
+            chain, warp), summed over the tasks run now (measured on the task's thread: exact
+            at one thread a task, the default).
         scheduler: where the tasks ran.
     """
 
@@ -96,7 +97,7 @@ class CaptureReport:
         ]
         steps = self.steps()
         if steps:
-            lines.append("task time: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(steps.items())))
+            lines.append("task CPU time: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(steps.items())))
         return "\n".join(lines)
 
 

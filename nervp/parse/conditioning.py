@@ -73,6 +73,12 @@ class MapMesh:
     eyes: tuple[Tensor, Tensor]
     irises: tuple[Tensor, Tensor]
 
+    def to(self, device: torch.device | str) -> MapMesh:
+        return MapMesh(self.faces.to(device), self.sub.to(device), self.pncc.to(device),
+                       self.pncc_box.to(device), self.segments.to(device), self.segment_channel.to(device),
+                       self.occludable.to(device), tuple(e.to(device) for e in self.eyes),
+                       tuple(i.to(device) for i in self.irises))
+
 
 def _chain(idx, closed: bool = False) -> list[tuple[int, int]]:
     idx = list(idx)
@@ -132,8 +138,9 @@ def _line_quads(p0: Tensor, p1: Tensor, width: float) -> tuple[Tensor, Tensor]:
     verts = torch.stack([torch.cat([a + n, za], -1), torch.cat([b + n, zb], -1),
                          torch.cat([b - n, zb], -1), torch.cat([a - n, za], -1)], dim=2)
     S = p0.shape[1]
-    base = torch.arange(S, dtype=torch.int64)[:, None] * 4
-    faces = torch.cat([base + torch.tensor([0, 1, 2]), base + torch.tensor([0, 2, 3])], dim=0)
+    dev = p0.device
+    base = torch.arange(S, dtype=torch.int64, device=dev)[:, None] * 4
+    faces = torch.cat([base + torch.tensor([0, 1, 2], device=dev), base + torch.tensor([0, 2, 3], device=dev)])
     return verts.reshape(p0.shape[0], 4 * S, 3), faces
 
 
@@ -141,16 +148,16 @@ def _fan(centre: Tensor, ring: Tensor) -> tuple[Tensor, Tensor]:
     """Polygon fans: centres (B, 2), rings (B, K, 2) -> vertices (B, K + 1, 2), faces (K, 3)."""
     K = ring.shape[1]
     verts = torch.cat([centre[:, None], ring], dim=1)
-    k = torch.arange(K)
-    faces = torch.stack([torch.zeros(K, dtype=torch.int64), 1 + k, 1 + (k + 1) % K], dim=1)
+    k = torch.arange(K, device=ring.device)
+    faces = torch.stack([torch.zeros_like(k), 1 + k, 1 + (k + 1) % K], dim=1)
     return verts, faces
 
 
 def _iris_layer(lm: Tensor, mm: MapMesh, H: int, W: int) -> Tensor:
     """(B, H, W) float32: iris discs clipped to the eye openings, from screen landmarks (B, 478, 3)."""
     B = lm.shape[0]
-    out = torch.zeros(B, H, W)
-    angles = torch.arange(IRIS_SIDES) * (2 * math.pi / IRIS_SIDES)
+    out = torch.zeros(B, H, W, device=lm.device)
+    angles = torch.arange(IRIS_SIDES, device=lm.device) * (2 * math.pi / IRIS_SIDES)
     circle = torch.stack([torch.cos(angles), torch.sin(angles)], -1)
     for eye, iris in zip(mm.eyes, mm.irises, strict=True):
         contour = lm[:, eye, :2]
@@ -158,7 +165,7 @@ def _iris_layer(lm: Tensor, mm: MapMesh, H: int, W: int) -> Tensor:
         c = lm[:, iris[0], :2]
         r = (lm[:, iris[1:], :2] - c[:, None]).norm(dim=-1).mean(1)
         iv, if_ = _fan(c, c[:, None] + r[:, None, None] * circle)
-        one = torch.ones(B, 1, 1)
+        one = torch.ones(B, 1, 1, device=lm.device)
         e = rasterize(torch.cat([ev, one.expand(-1, ev.shape[1], 1)], -1), ef, H, W).mask
         i = rasterize(torch.cat([iv, one.expand(-1, iv.shape[1], 1)], -1), if_, H, W).mask
         out = torch.maximum(out, (e & i).float())
@@ -188,16 +195,23 @@ def _render_chunk(model: HeadModel, mm: MapMesh, beta: Tensor, theta: Tensor, ph
 
 def iter_maps(beta: Tensor, theta: Tensor, phi: Tensor, camera: Camera, colour: Tensor | None,
               levels: int = 1, line_width: float | None = None, model: HeadModel | None = None,
-              chunk: int = 16) -> Iterator[tuple[int, ConditioningMaps]]:
+              chunk: int = 16, device: torch.device | str | None = None) -> Iterator[tuple[int, ConditioningMaps]]:
     """Yield (first frame, maps of up to `chunk` frames) for θ (T, 6), φ (T, E) with identity
     β (n_id,) seen by `camera` (batch 1; its image size is the maps' size). `colour`: (V', 3)
     sRGB [0, 1] per fine vertex of the level-`levels` mesh, or None for a uniform grey.
-    `line_width`: pixels (default max(1, H / 160))."""
+    `line_width`: pixels (default max(1, H / 160)). `device`: where to render (default θ's
+    device; the maps come back there)."""
     model = model or load_head_model()
     mm = map_mesh(levels, model)
+    device = theta.device if device is None else torch.device(device)
+    if device != mm.faces.device:
+        model, mm = model.to(device), mm.to(device)
+    camera = camera.to(device)
+    beta, theta, phi = beta.to(device), theta.to(device), phi.to(device)
     lw = line_width if line_width is not None else max(1.0, camera.height / 160)
     if colour is None:
         colour = torch.full((mm.pncc.shape[0], 3), DEFAULT_GREY)
+    colour = colour.to(device)
     if tuple(colour.shape) != tuple(mm.pncc.shape):
         raise NervpError(f"the colour has {colour.shape[0]} vertices but the level-{levels} mesh has "
                          f"{mm.pncc.shape[0]}: sample the colour at the same --colour-levels")
@@ -211,10 +225,11 @@ def iter_maps(beta: Tensor, theta: Tensor, phi: Tensor, camera: Camera, colour: 
 
 def render_maps(beta: Tensor, theta: Tensor, phi: Tensor, camera: Camera, colour: Tensor | None,
                 levels: int = 1, line_width: float | None = None, model: HeadModel | None = None,
-                chunk: int = 16, on_chunk: Callable[[int], None] | None = None) -> ConditioningMaps:
+                chunk: int = 16, on_chunk: Callable[[int], None] | None = None,
+                device: torch.device | str | None = None) -> ConditioningMaps:
     """All maps at once (arguments as `iter_maps`); `on_chunk(frames done)` reports progress."""
     parts = []
-    for a, m in iter_maps(beta, theta, phi, camera, colour, levels, line_width, model, chunk):
+    for a, m in iter_maps(beta, theta, phi, camera, colour, levels, line_width, model, chunk, device):
         parts.append(m)
         if on_chunk is not None:
             on_chunk(a + m.n_frames)
@@ -252,7 +267,8 @@ def _pose(params: FaceParams, frames: slice | None, pose: PoseMode) -> tuple[Fac
 def conditioning_maps(params: FaceParams, model: HeadModel | None = None, camera: Camera | None = None,
                       size: int | tuple[int, int] | None = None, pose: PoseMode = "tracked",
                       frames: slice | None = None, chunk: int = 16,
-                      on_chunk: Callable[[int], None] | None = None) -> ConditioningMaps:
+                      on_chunk: Callable[[int], None] | None = None,
+                      device: torch.device | str | None = None) -> ConditioningMaps:
     """The conditioning maps of `params` (the translator's entry point).
 
     Args:
@@ -265,24 +281,26 @@ def conditioning_maps(params: FaceParams, model: HeadModel | None = None, camera
         pose: "tracked" uses θ_t; "fixed" holds a frontal head (module docstring).
         frames: a slice of frames to render (default all).
         chunk: frames rasterized at once (memory grows with chunk × H × W).
+        device: where to render ("cuda" on a GPU; default the parameters' device).
 
     Returns:
-        `ConditioningMaps` of the selected frames (float32, CPU).
+        `ConditioningMaps` of the selected frames (float32, on `device`).
     """
     cam = map_camera(camera or params.camera, size)
     p, theta = _pose(params, frames, pose)
     return render_maps(params.beta, theta, p.phi, cam, params.colour, params.colour_levels,
-                       model=model, chunk=chunk, on_chunk=on_chunk)
+                       model=model, chunk=chunk, on_chunk=on_chunk, device=device)
 
 
 def iter_conditioning_maps(params: FaceParams, model: HeadModel | None = None, camera: Camera | None = None,
                            size: int | tuple[int, int] | None = None, pose: PoseMode = "tracked",
-                           frames: slice | None = None, chunk: int = 16) -> Iterator[tuple[int, ConditioningMaps]]:
+                           frames: slice | None = None, chunk: int = 16,
+                           device: torch.device | str | None = None) -> Iterator[tuple[int, ConditioningMaps]]:
     """`conditioning_maps` as a stream of (first frame, maps of a chunk), for long clips."""
     cam = map_camera(camera or params.camera, size)
     p, theta = _pose(params, frames, pose)
     return iter_maps(params.beta, theta, p.phi, cam, params.colour, params.colour_levels, model=model,
-                     chunk=chunk)
+                     chunk=chunk, device=device)
 
 
 # --------------------------------------------------------------------------- diffuse colour

@@ -196,3 +196,151 @@ def inspect_parse(path: Path, kind: str, frame: int, sheet: Path) -> str:
         raise DatasetError(f"{path} has frames 0..{ds.n_frames - 1}; --frame {frame} is out of range")
     save_png(sheet, maps_sheet(ds, frame))
     return maps_text(ds)
+
+
+# --------------------------------------------------------------------------- documentation
+
+
+def _figure_to_array(fig) -> np.ndarray:
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def smoothing_figure(raw: np.ndarray, fps: float, first: int = 0, count: int = 120) -> np.ndarray:
+    """uint8 plot: nose-bridge x and the left eye's lid gap over time, raw and smoothed
+    (offline and causal One-Euro with the default settings), in inter-ocular distances."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nervp.parse.smoothing import SmoothConfig, smooth_track
+    from nervp.parse.track import inter_ocular
+
+    scale = float(np.median(inter_ocular(raw)))
+    tracks = {"raw": raw, "offline (default)": smooth_track(raw, fps, SmoothConfig(), scale),
+              "causal": smooth_track(raw, fps, SmoothConfig(mode="causal"), scale)}
+    sl = slice(first, first + count)
+    t = np.arange(raw.shape[0])[sl] / fps
+    fig, ax = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
+    for name, x in tracks.items():
+        ax[0].plot(t, (x[sl, 168, 0] - raw[sl, 168, 0].mean()) / scale, label=name, lw=1.2 if name == "raw" else 1.6)
+        ax[1].plot(t, np.linalg.norm(x[sl, 159] - x[sl, 145], axis=-1) / scale, label=name)
+    ax[0].set_ylabel("nose bridge x (IOD)")
+    ax[1].set_ylabel("left lid gap (IOD)")
+    ax[1].set_xlabel("time (s)")
+    ax[0].legend(fontsize=8)
+    ax[0].set_title("landmark smoothing: jitter removed, blinks kept, no lag (offline)")
+    fig.tight_layout()
+    return _figure_to_array(fig)
+
+
+def blink_figure(report_series: dict[str, np.ndarray], fps: float) -> np.ndarray:
+    """uint8 plot of eye opening (mm) over time for named series."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    for name, g in report_series.items():
+        ax.plot(np.arange(len(g)) / fps, g, label=name, lw=2 if "target" in name else 1.4)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("target eye opening (mm)")
+    ax.set_title("Fig. 10 on synthetic landmarks: a small-eyed source drives the target")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return _figure_to_array(fig)
+
+
+def doc_pictures(out_dir: Path, videos: Path, work: Path) -> list[Path]:
+    """The pictures of docs/PARSING.md: a tracked real clip with its maps, a reenactment with
+    and without normalisation, the smoothing plot and the blink experiment. `work`: a
+    scratch directory for the tracked parameters."""
+    import dataclasses
+
+    from nervp.parse.conditioning import conditioning_maps
+    from nervp.parse.evaluation import eye_opening_mm, synthetic_track
+    from nervp.parse.fit import FitConfig, fit_track, video_camera
+    from nervp.parse.normalize import normalize, param_stats, retarget
+    from nervp.parse.pipeline import track_clip
+    from nervp.parse.track import load_frames
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    made = []
+    pf = {}
+    for name in ("d3", "d20", "d18"):
+        p = work / f"{name}.params"
+        if not p.exists():
+            track_clip(videos / f"{name}.mp4", p)
+        pf[name] = load_params(p)
+    # 1. tracked real clip and its maps
+    frames = load_frames(videos / "d3.mp4").images
+    idx = [40, 118, 200, 300]
+    p = pf["d3"].params
+    maps = conditioning_maps(p.select(torch.as_tensor(idx)), size=256)
+    path = out_dir / "parse_strip.png"
+    save_png(path, strip(frames, p, maps, idx))
+    made.append(path)
+    # 2. reenactment: d20 drives d18, with and without eq. 6
+    src_frames = load_frames(videos / "d20.mp4").images
+    idx = [10, 60, 110, 160]
+    tiles = []
+    tgt = pf["d18"]
+    on, _ = retarget(pf["d20"].params, tgt.params, tgt.stats)
+    off, _ = retarget(pf["d20"].params, tgt.params, tgt.stats, enabled=False)
+    sel = torch.as_tensor(idx)
+    m_on, m_off = conditioning_maps(on.select(sel), size=192), conditioning_maps(off.select(sel), size=192)
+    import cv2
+
+    for k, t in enumerate(idx):
+        src = cv2.resize(mesh_overlay(src_frames[t], pf["d20"].params, t), (192, 192), interpolation=cv2.INTER_AREA)
+        tiles += [label(src, f"source {t}"), label(to_uint8(m_on.diffuse[k]), "eq. 6"),
+                  label(to_uint8(m_on.landmark[k]), "eq. 6"), label(to_uint8(m_off.diffuse[k]), "no norm."),
+                  label(to_uint8(m_off.landmark[k]), "no norm.")]
+    path = out_dir / "parse_reenact.png"
+    save_png(path, grid(tiles, 5))
+    made.append(path)
+    # 3. smoothing
+    raw = pf["d3"].track.raw
+    path = out_dir / "parse_smoothing.png"
+    save_png(path, smoothing_figure(raw, pf["d3"].params.fps, 60, 150))
+    made.append(path)
+    # 4. blink experiment (the same performance by two faces)
+    from nervp.face import load_head_model
+    from nervp.synth.motion import MotionConfig, sample_motion
+
+    model = load_head_model()
+    cam = video_camera(256, 256)
+    fps, T = 25.0, 100
+    th, ph = (torch.from_numpy(a) for a in sample_motion(model.expr_names, T / fps, 1, MotionConfig(blink_rate_hz=0.8))
+              .at(np.arange(T) / fps))
+    b_s = torch.zeros(model.n_id)
+    b_s[model.id_index("eye_size")] = -2.5
+    cfg = dataclasses.replace(FitConfig(), identity_frames=T)
+    target = fit_track(synthetic_track(model, cam, torch.zeros(model.n_id), th, ph, fps, 0.3, 1), cam, cfg, model)
+    source = fit_track(synthetic_track(model, cam, b_s, th, ph, fps, 0.3, 2), cam, cfg, model)
+    normed, _ = normalize(source, param_stats(target))
+    series = {"target (its own fit)": eye_opening_mm(model, target.beta, target.phi).numpy(),
+              "source without eq. 6": eye_opening_mm(model, target.beta, source.phi).numpy(),
+              "source with eq. 6": eye_opening_mm(model, target.beta, normed.phi).numpy()}
+    path = out_dir / "parse_blink.png"
+    save_png(path, blink_figure(series, fps))
+    made.append(path)
+    return made
+
+
+if __name__ == "__main__":
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    videos = Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent / "shared" / "data" / "videos"
+    work = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("/tmp/nervp_parse_pictures")
+    for p in doc_pictures(root / "docs" / "images", videos, work):
+        print(p)

@@ -163,7 +163,7 @@ class EnvMap:
         while w > max_width and h % 2 == 0:
             a = texel_solid_angles(h, w)[:, None, None]
             num = (r * a).reshape(h // 2, 2, w // 2, 2, 3).sum((1, 3))
-            den = a.reshape(h // 2, 2, 1, 1, 1).sum(1) * 2
+            den = a.reshape(h // 2, 2).sum(1)[:, None, None] * 2
             r, h, w = num / den, h // 2, w // 2
         if w == self.width:
             return self

@@ -64,18 +64,26 @@ class Triangulation:
         faces: (F, 3) int64 LED indices of each triangle.
         inverse: (F, 3, 3) float64: ``inverse[f] @ d`` gives d's coordinates in the
             triangle's three LED directions (all >= 0 inside the triangle's cone).
+        incident: (L, D) int64 triangles around each LED, padded with -1.
     """
 
     faces: np.ndarray
     inverse: np.ndarray
+    incident: np.ndarray
 
 
 @lru_cache(maxsize=8)
 def _triangulate(directions: bytes, n: int) -> Triangulation:
     dirs = np.frombuffer(directions, dtype=np.float64).reshape(n, 3)
-    hull = ConvexHull(dirs)
-    faces = hull.simplices.astype(np.int64)
-    return Triangulation(faces, np.linalg.inv(dirs[faces].transpose(0, 2, 1)))
+    faces = ConvexHull(dirs).simplices.astype(np.int64)
+    around: list[list[int]] = [[] for _ in range(n)]
+    for f, tri in enumerate(faces):
+        for v in tri:
+            around[v].append(f)
+    incident = np.full((n, max(len(a) for a in around)), -1, dtype=np.int64)
+    for v, a in enumerate(around):
+        incident[v, :len(a)] = a
+    return Triangulation(faces, np.linalg.inv(dirs[faces].transpose(0, 2, 1)), incident)
 
 
 def triangulation(dome: Dome) -> Triangulation:
@@ -83,18 +91,35 @@ def triangulation(dome: Dome) -> Triangulation:
     return _triangulate(d.tobytes(), d.shape[0])
 
 
-def barycentric(dome: Dome, dirs: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def _best_face(tri: Triangulation, q: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Among candidate faces (m, c) (-1 = none) the one whose cone holds q (m, 3) best:
+    (face (m,), its min coordinate (m,))."""
+    lam = np.einsum("mcij,mj->mci", tri.inverse[cand], q)
+    score = np.where(cand >= 0, lam.min(-1), -np.inf)
+    k = score.argmax(-1)
+    rows = np.arange(q.shape[0])
+    return cand[rows, k], score[rows, k]
+
+
+def barycentric(dome: Dome, dirs: np.ndarray, chunk: int = 32768) -> tuple[np.ndarray, np.ndarray]:
     """For unit directions (M, 3): the 3 LED indices (M, 3) of the enclosing triangle and
     barycentric weights (M, 3) summing to 1. Continuous in the direction: on a triangle
-    edge the third weight is 0, at an LED that LED's weight is 1."""
+    edge the third weight is 0, at an LED that LED's weight is 1.
+
+    The triangles around the nearest LED are tried first; the rare direction none of them
+    holds (possible next to obtuse triangles) is tested against all of them.
+    """
     tri = triangulation(dome)
+    all_faces = np.arange(tri.faces.shape[0])
     idx = np.empty((dirs.shape[0], 3), dtype=np.int64)
     wts = np.empty((dirs.shape[0], 3), dtype=np.float64)
     for s in range(0, dirs.shape[0], chunk):
         q = dirs[s:s + chunk]
-        lam = np.einsum("fij,mj->mfi", tri.inverse, q)  # (m, F, 3)
-        f = lam.min(-1).argmax(-1)  # the triangle whose cone contains q (largest min-coordinate)
-        lm = np.clip(lam[np.arange(q.shape[0]), f], 0.0, None)
+        f, score = _best_face(tri, q, tri.incident[nearest_led(dome, q)])
+        miss = score < -1e-12
+        if miss.any():
+            f[miss], _ = _best_face(tri, q[miss], np.broadcast_to(all_faces, (int(miss.sum()), all_faces.size)))
+        lm = np.clip(np.einsum("mij,mj->mi", tri.inverse[f], q), 0.0, None)
         wts[s:s + chunk] = lm / lm.sum(-1, keepdims=True)
         idx[s:s + chunk] = tri.faces[f]
     return idx, wts
@@ -110,7 +135,7 @@ def nearest_led(dome: Dome, dirs: np.ndarray, chunk: int = 65536) -> np.ndarray:
 
 
 def env_weights(env: EnvMap, dome: Dome, calibration: np.ndarray | None = None,
-                spread: Spread = "voronoi", max_width: int = 1024) -> np.ndarray:
+                spread: Spread = "voronoi", max_width: int = 512) -> np.ndarray:
     """LED weights (L, 3) float32 that reproduce `env` on `dome` (see the module docstring).
 
     calibration: (L, 3) LED irradiance at the centre (`led_calibration`); default all ones.

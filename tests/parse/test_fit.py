@@ -9,7 +9,14 @@ import torch
 from nervp.errors import ConfigError, NervpError
 from nervp.face import load_head_model
 from nervp.parse.evaluation import synthetic_track
-from nervp.parse.fit import FitConfig, fit_landmarks, fit_track, init_pose, landmark_errors, video_camera
+from nervp.parse.fit import (
+    FitConfig,
+    fit_landmarks,
+    fit_track,
+    init_pose,
+    landmark_errors,
+    video_camera,
+)
 from nervp.parse.metrics import rotation_error_deg
 from nervp.synth.motion import sample_motion
 

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from nervp.parse.metrics import lag_frames
-from nervp.parse.smoothing import SmoothConfig, fill_gaps, one_euro, one_euro_reference, smooth_track
+from nervp.parse.smoothing import (
+    SmoothConfig,
+    fill_gaps,
+    one_euro,
+    one_euro_reference,
+    smooth_track,
+)
 
 
 def test_fast_path_matches_reference():
