@@ -227,6 +227,8 @@ class Condition:
     """The target's face-parameters dataset (reenactment); omit for the target's own maps."""
     normalize: bool = True
     """Normalise the source's θ and φ to the target's (eq. 6); --no-normalize for the ablation."""
+    clip: bool = True
+    """Clip the normalised φ to the model's range; --no-clip keeps eq. 6's output exactly."""
     pose: Literal["tracked", "fixed"] = "tracked"
     """fixed: hold the head frontal at its mean position (virtual-conference mode)."""
     size: int | None = None
@@ -240,7 +242,7 @@ class Condition:
         with progress_bar("frames") as bar:
             task = bar.add_task("maps", total=None)
             s = condition(self.params, self.out, self.target, self.normalize, self.pose, self.size,
-                          overwrite=self.overwrite,
+                          overwrite=self.overwrite, clip=self.clip,
                           progress=lambda _s, n, total: bar.update(task, completed=n, total=total))
         if s["normalization"] and s["normalization"]["guarded"]:
             console.print(f"dimensions with almost no spread in the source, only shifted: "

@@ -40,6 +40,7 @@ class DemoConfig:
 DEMO_PRESETS = {
     "tiny": DemoConfig(size=64, target_frames=16, source_frames=12, steps=20, params="truth"),
     "default": DemoConfig(),
+    "paper": DemoConfig(size=256, target_frames=96, source_frames=64, steps=5000),
 }
 
 

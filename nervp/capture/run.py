@@ -10,12 +10,13 @@ renamed into place, so nothing at OUT ever loads half-written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,22 +129,61 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
     work = resumable_dir(out)
     ctx = TaskContext(raw_path, work, plan, cfg, float(raw.manifest["black_level"]),
                       float(raw.manifest["white_level"]), led_scale, exe.threads)
-    _prepare(work, _fingerprint(raw, cfg, plan, led_scale), plan)
-    flows = [p for p in range(plan.n_pairs) if not marker(work, "flow", p).exists()]
-    sets = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
-    results, where = _execute(ctx, flows, sets, exe, on_progress)
-    missing = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
-    if missing:
-        raise DatasetError(f"set {missing[0]} reported done but its output is missing; run again to redo it")
+    with _exclusive(out):
+        _prepare(work, _fingerprint(raw, cfg, plan, led_scale), plan)
+        flows = [p for p in range(plan.n_pairs) if not marker(work, "flow", p).exists()]
+        sets = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
+        results, where = _execute(ctx, flows, sets, exe, on_progress)
+        missing = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
+        if missing:
+            raise DatasetError(f"set {missing[0]} reported done but its output is missing; run again to redo it")
+        group = zarr.open_group(str(work / DATA), mode="r")
+        publish_dataset(work / DATA, out, _manifest(raw, cfg, plan, led_scale, group), overwrite)
+        shutil.rmtree(work, ignore_errors=True)
     split: dict[str, dict[str, float]] = {"flow": {}, "set": {}}
     for kind, r in zip(["flow"] * len(flows) + ["set"] * len(sets), results, strict=True):
         for k, v in r.items():
             split[kind][k] = split[kind].get(k, 0.0) + v
-    group = zarr.open_group(str(work / DATA), mode="r")
-    publish_dataset(work / DATA, out, _manifest(raw, cfg, plan, led_scale, group), overwrite)
-    shutil.rmtree(work, ignore_errors=True)
     return CaptureReport(out, plan, len(sets), plan.n_sets - len(sets), len(flows), plan.n_pairs - len(flows),
                          time.perf_counter() - t0, split, where)
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold `.OUT.lock` (this process's pid) so that two runs never share one work directory;
+    a lock left by a process that no longer runs (a crash, a kill) is taken over."""
+    lock = out.parent / f".{out.name}.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid > 0 and pid != os.getpid() and _alive(pid):
+                raise DatasetError(f"another capture (pid {pid}) is writing {out}: wait for it, or remove "
+                                   f"{lock} if that process is not a capture") from None
+            lock.unlink(missing_ok=True)
+    else:
+        raise DatasetError(f"cannot take the lock {lock}")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def led_calibration(raw: RawStream, cfg: CaptureConfig) -> np.ndarray | None:

@@ -197,11 +197,14 @@ def render_frames(plan: _Plan, s: RelightSettings, on_frame=None) -> Iterator[Ou
     exposure: float | None = None
     disp = DisplayConfig(ev=s.ev, auto=s.auto_exposure, tonemap=s.tonemap)
     static_env: torch.Tensor | None = None
+    cached: tuple[np.ndarray, ReflectanceField] | None = None
     try:
         for b0 in range(0, n, s.batch):
             idx = plan.frames[b0:b0 + s.batch]
             uniq, inv = np.unique(idx, return_inverse=True)
-            field = src.read(uniq, plan.device)
+            if cached is None or not np.array_equal(cached[0], uniq):  # a held frame is read once
+                cached = (uniq, src.read(uniq, plan.device))
+            field = cached[1]
             imgs = field.images[torch.as_tensor(inv, device=plan.device)]
             fb = ReflectanceField(imgs, field.coeffs)
             lin = relight(fb, _weights(plan, s.spread, plan.angles[b0:b0 + s.batch])).cpu()

@@ -36,7 +36,7 @@ from nervp.errors import NervpError
 from nervp.face import G, HeadModel, load_head_model, mesh_edges, subdivide, vertex_normals
 from nervp.parse.types import ConditioningMaps, FaceParams
 from nervp.render.camera import Camera, project
-from nervp.render.rasterize import interpolate, rasterize
+from nervp.render.rasterize import rasterize
 
 PoseMode = Literal["tracked", "fixed"]
 
@@ -154,7 +154,37 @@ def _fan(centre: Tensor, ring: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _iris_layer(lm: Tensor, mm: MapMesh, H: int, W: int) -> Tensor:
-    """(B, H, W) float32: iris discs clipped to the eye openings, from screen landmarks (B, 478, 3)."""
+    """(B, H, W) float32: iris discs clipped to the eye openings, from screen landmarks (B, 478, 3).
+
+    One rasterizer call: images 0..B-1 hold both eye-opening fans, images B..2B-1 both iris
+    discs, with the same triangle list (each part is a 16-triangle fan of 17 vertices), so
+    face index // 16 tells the eye; a pixel is iris where the same eye's fan and disc cover it."""
+    B = lm.shape[0]
+    angles = torch.arange(IRIS_SIDES, device=lm.device) * (2 * math.pi / IRIS_SIDES)
+    circle = torch.stack([torch.cos(angles), torch.sin(angles)], -1)
+    eyes, discs, faces = [], [], []
+    for k, (eye, iris) in enumerate(zip(mm.eyes, mm.irises, strict=True)):
+        contour = lm[:, eye, :2]
+        ev, ef = _fan(contour.mean(1), contour)
+        c = lm[:, iris[0], :2]
+        r = (lm[:, iris[1:], :2] - c[:, None]).norm(dim=-1).mean(1)
+        iv, if_ = _fan(c, c[:, None] + r[:, None, None] * circle)
+        if ev.shape[1] != iv.shape[1]:  # contours of another length: one call per layer
+            return _iris_layer_separate(lm, mm, H, W)
+        eyes.append(ev)
+        discs.append(iv)
+        faces.append(ef + k * ev.shape[1])
+    verts = torch.cat([torch.cat(eyes, 1), torch.cat(discs, 1)], 0)  # (2B, 2K + 2, 2)
+    screen = torch.cat([verts, torch.ones_like(verts[..., :1])], -1)
+    fi = rasterize(screen, torch.cat(faces), H, W).face_idx
+    n_part = faces[0].shape[0]
+    side_eye = torch.where(fi[:B] >= 0, fi[:B] // n_part, -1)
+    side_iris = torch.where(fi[B:] >= 0, fi[B:] // n_part, -2)
+    return (side_eye == side_iris).float()
+
+
+def _iris_layer_separate(lm: Tensor, mm: MapMesh, H: int, W: int) -> Tensor:
+    """`_iris_layer` with one rasterizer call per eye and layer (any contour length)."""
     B = lm.shape[0]
     out = torch.zeros(B, H, W, device=lm.device)
     angles = torch.arange(IRIS_SIDES, device=lm.device) * (2 * math.pi / IRIS_SIDES)
@@ -165,11 +195,22 @@ def _iris_layer(lm: Tensor, mm: MapMesh, H: int, W: int) -> Tensor:
         c = lm[:, iris[0], :2]
         r = (lm[:, iris[1:], :2] - c[:, None]).norm(dim=-1).mean(1)
         iv, if_ = _fan(c, c[:, None] + r[:, None, None] * circle)
-        one = torch.ones(B, 1, 1, device=lm.device)
-        e = rasterize(torch.cat([ev, one.expand(-1, ev.shape[1], 1)], -1), ef, H, W).mask
-        i = rasterize(torch.cat([iv, one.expand(-1, iv.shape[1], 1)], -1), if_, H, W).mask
+        e = rasterize(torch.cat([ev, torch.ones_like(ev[..., :1])], -1), ef, H, W).mask
+        i = rasterize(torch.cat([iv, torch.ones_like(iv[..., :1])], -1), if_, H, W).mask
         out = torch.maximum(out, (e & i).float())
     return out
+
+
+def _shade(frags, faces: Tensor, attrs: Tensor) -> Tensor:
+    """(B, H, W, C) perspective-correct interpolation of attributes (V, C) shared by every
+    image, computed on covered pixels only (what `interpolate` does for per-image attributes)."""
+    B, H, W = frags.face_idx.shape
+    out = torch.zeros(B * H * W, attrs.shape[1], dtype=attrs.dtype, device=attrs.device)
+    pix = torch.nonzero(frags.face_idx.reshape(-1) >= 0).squeeze(1)
+    tri = faces.index_select(0, frags.face_idx.reshape(-1).index_select(0, pix))  # (n, 3)
+    vals = attrs.index_select(0, tri.reshape(-1)).view(-1, 3, attrs.shape[1])
+    out[pix] = (vals * frags.bary.reshape(-1, 3).index_select(0, pix).unsqueeze(-1)).sum(1)
+    return out.view(B, H, W, -1)
 
 
 def _render_chunk(model: HeadModel, mm: MapMesh, beta: Tensor, theta: Tensor, phi: Tensor,
@@ -180,7 +221,7 @@ def _render_chunk(model: HeadModel, mm: MapMesh, beta: Tensor, theta: Tensor, ph
     v = G(model, beta.float().expand(B, -1), theta.float(), phi.float())  # (B, 478, 3)
     fine = mm.sub.apply(v[:, :468])
     frags = rasterize(project(fine, cam), mm.faces, H, W, cull_backfaces=True)
-    img = interpolate(frags, mm.faces, attrs)
+    img = _shade(frags, mm.faces, attrs)
     lm = project(v, cam)
     quads, qf = _line_quads(lm[:, mm.segments[:, 0]], lm[:, mm.segments[:, 1]], lw)
     lf = rasterize(quads, qf, H, W, cull_backfaces=True)

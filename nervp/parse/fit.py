@@ -75,7 +75,7 @@ PHI_PRIOR_SCALE = {
 class FitConfig:
     """Settings of the model fit (see the module docstring)."""
 
-    iterations: int = 15
+    iterations: int = 8
     """Levenberg-Marquardt iterations per stage."""
     robust_iod: float = 0.03
     """Huber threshold on a landmark's distance, in inter-ocular distances."""
@@ -88,7 +88,7 @@ class FitConfig:
     """Weight of the face-oval landmarks (their image position depends on the silhouette)."""
     iris_weight: float = 2.0
     """Weight of the iris landmarks (they alone carry the gaze)."""
-    identity_frames: int = 60
+    identity_frames: int = 30
     """Frames (evenly spaced) whose per-frame identities are averaged into β̄."""
     fov_y_deg: float = 30.0
     """Assumed vertical field of view of a video's camera, degrees."""

@@ -183,6 +183,9 @@ class FaceTracker:
     def __enter__(self) -> FaceTracker:
         import mediapipe as mp
 
+        # protobuf's deprecation notice on MediaPipe's result messages says nothing to a user
+        warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
+
         with _quiet_stderr():
             self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=True, refine_landmarks=True, max_num_faces=1,
@@ -260,8 +263,7 @@ def track_frames(frames: Frames, cfg: TrackConfig = TrackConfig(),
         raise NervpError(f"{frames.source} has no frames")
     raw = np.full((T, N_LANDMARKS, 2), np.nan, np.float32)
     method = np.zeros(T, np.int8)
-    with FaceTracker(cfg) as tracker, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module="google.protobuf")
+    with FaceTracker(cfg) as tracker:
         for t in range(T):
             lm, m = tracker(frames.images[t])
             if lm is not None:

@@ -7,7 +7,8 @@ so the same kernel runs over K images instead of L.
 How it runs. Per frame, the (N, H*W*3) image block is cut into column chunks; each chunk is
 converted to float32 into a small scratch buffer that stays in cache and reduced over N by
 one matrix product ``(3, N) @ (N, chunk)``, of which the "diagonal" (row c at channel c) is
-the result. The chunk is small on CPU (cache-sized; ops run single-threaded and chunks are
+the result; the products of 32 consecutive chunks share a scratch block whose diagonal is
+copied out in one go. The chunk is small on CPU (cache-sized; ops run single-threaded and chunks are
 shared among worker threads, which avoids thread-pool barriers per tiny op) and a whole
 frame on GPU. `relight_reference` is the slow per-light float64 loop it is tested against.
 """
@@ -26,8 +27,10 @@ from torch import Tensor
 from nervp.relight.envmap import LightingError
 from nervp.relight.field import ReflectanceField
 
-CPU_CHUNK_PIXELS = 1024
-"""Pixels per chunk on CPU: N x 3 x 1024 float32 (1.2 MB for N = 96) fits in L2."""
+CPU_CHUNK_BYTES = 1_200_000
+"""Float32 scratch per chunk on CPU (N x chunk): 1024 pixels for N = 96, fits in L2."""
+CPU_CHUNK_PIXELS = 0
+"""Fixed pixels per chunk on CPU (0: from CPU_CHUNK_BYTES); tests set it to probe remainders."""
 GPU_CHUNK_BYTES = 1 << 30
 """Largest float32 scratch block on GPU."""
 
@@ -61,13 +64,15 @@ def _single_threaded_ops() -> Iterator[int]:
         torch.set_num_threads(n)
 
 
-def relight(field: ReflectanceField, weights: Tensor | np.ndarray, workers: int | None = None) -> Tensor:
+def relight(field: ReflectanceField, weights: Tensor | np.ndarray, workers: int | None = None,
+            out: Tensor | None = None) -> Tensor:
     """Relit frames (T, H, W, 3) float32 linear Rec. 709 radiance on the field's device.
 
     field: full (N = L OLAT images) or low-rank (N = K basis images + (K, L) coeffs).
     weights: (L, 3) for every frame or (T, L, 3) per frame, linear RGB multipliers of the
         OLAT images (`nervp.relight.weights_for`).
     workers: CPU threads sharing the chunks (default: torch's intra-op thread count).
+    out: optional preallocated (T, H, W, 3) float32 result on the field's device.
     """
     w = _weights(field, weights)
     T, N, H, W, _ = field.images.shape
@@ -75,41 +80,65 @@ def relight(field: ReflectanceField, weights: Tensor | np.ndarray, workers: int 
     imgs = field.images.reshape(T, N, P3)
     if not imgs.is_contiguous():
         imgs = imgs.contiguous()
-    out = torch.empty(T, P3, dtype=torch.float32, device=imgs.device)
     wt = w.transpose(1, 2).contiguous()  # (T, 3, N)
+    if out is None:
+        out = torch.empty(T, H, W, 3, dtype=torch.float32, device=imgs.device)
+    elif out.shape != (T, H, W, 3) or out.dtype != torch.float32 or not out.is_contiguous():
+        raise ValueError(f"out must be a contiguous float32 ({T}, {H}, {W}, 3) tensor")
+    flat = out.view(T, P3)
     if imgs.device.type == "cpu":
-        ch = CPU_CHUNK_PIXELS * 3
-        jobs = [(t, s) for t in range(T) for s in range(0, P3, ch)]
+        ch = 3 * (CPU_CHUNK_PIXELS or max(256, CPU_CHUNK_BYTES // (12 * N)))
+        group = GROUP_CHUNKS
+    else:
+        ch = max(3, min(P3, (GPU_CHUNK_BYTES // (4 * N)) // 3 * 3))
+        group = 1
+    span = ch * group  # columns one group of chunks covers
+    jobs = [(t, s) for t in range(T) for s in range(0, P3, span)]
+    if imgs.device.type == "cpu":
         with _single_threaded_ops() as n_threads:
             n = max(1, min(workers or n_threads, os.cpu_count() or 1, len(jobs)))
             if n == 1:
-                _run_chunks(imgs, wt, out, jobs, ch)
+                _run(imgs, wt, flat, jobs, ch, group)
             else:
                 with ThreadPoolExecutor(n) as pool:
-                    list(pool.map(lambda k: _run_chunks(imgs, wt, out, jobs[k::n], ch), range(n)))
+                    list(pool.map(lambda i: _run(imgs, wt, flat, jobs[i::n], ch, group), range(n)))
     else:
-        ch = max(3, min(P3, (GPU_CHUNK_BYTES // (4 * N)) // 3 * 3))
-        _run_chunks(imgs, wt, out, [(t, s) for t in range(T) for s in range(0, P3, ch)], ch)
-    return out.view(T, H, W, 3)
+        _run(imgs, wt, flat, jobs, ch, group)
+    return out
 
 
-def _run_chunks(imgs: Tensor, wt: Tensor, out: Tensor, jobs: list[tuple[int, int]], ch: int) -> None:
+GROUP_CHUNKS = 32
+"""Chunks whose (3, chunk) products share one scratch block before their diagonal is copied out."""
+
+
+def _run(imgs: Tensor, wt: Tensor, out: Tensor, jobs: list[tuple[int, int]], ch: int, group: int) -> None:
+    """Relight the column groups `jobs` ((frame, first column)) into `out` (T, P3)."""
     N, P3 = imgs.shape[1:]
+    dev = imgs.device
     convert = imgs.dtype != torch.float32
-    buf = torch.empty(N, ch, dtype=torch.float32, device=imgs.device) if convert else None
-    z = torch.empty(3, ch, dtype=torch.float32, device=imgs.device)
-    for t, s in jobs:
-        e = min(s + ch, P3)
-        n = e - s
-        src = imgs[t, :, s:e]
-        if convert:
-            b = buf[:, :n]
-            b.copy_(src)
-        else:
-            b = src
-        zz = z[:, :n]
-        torch.mm(wt[t], b, out=zz)
-        out[t, s:e].view(n // 3, 3).copy_(torch.diagonal(zz.view(3, n // 3, 3), dim1=0, dim2=2))
+    buf = torch.empty(N, ch, dtype=torch.float32, device=dev) if convert else None
+    z = torch.empty(group, 3, ch, dtype=torch.float32, device=dev)
+    for t, s0 in jobs:
+        e0 = min(s0 + ch * group, P3)
+        k = 0
+        for s in range(s0, e0, ch):
+            n = min(ch, e0 - s)
+            src = imgs[t, :, s:s + n]
+            if convert:
+                b = buf[:, :n]
+                b.copy_(src)
+            else:
+                b = src
+            torch.mm(wt[t], b, out=z[k] if n == ch else z[k, :, :n])
+            k += 1
+        full = (e0 - s0) // ch
+        if full:
+            out[t, s0:s0 + full * ch].view(full, ch // 3, 3).copy_(
+                torch.diagonal(z[:full].view(full, 3, ch // 3, 3), dim1=1, dim2=3))
+        rem = e0 - s0 - full * ch
+        if rem:
+            out[t, s0 + full * ch:e0].view(rem // 3, 3).copy_(
+                torch.diagonal(z[full, :, :rem].reshape(3, rem // 3, 3), dim1=0, dim2=2))
 
 
 def relight_reference(field: ReflectanceField, weights: Tensor | np.ndarray) -> Tensor:

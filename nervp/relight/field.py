@@ -152,8 +152,16 @@ class FieldSource:
 
     @property
     def gain(self) -> float:
-        """Capture exposure on top of the LED intensities (manifest ``exposure``, else 1)."""
-        return float(self.manifest.get("exposure", 1.0))
+        """Capture exposure on top of the LED intensities: the manifest's ``exposure``; for
+        virtual-stage datasets written before the stage recorded it, the stage's default
+        (`SimConfig.exposure`, which every preset uses); else 1."""
+        if "exposure" in self.manifest:
+            return float(self.manifest["exposure"])
+        if self.manifest.get("source") == "virtual light stage":
+            from nervp.synth.simulate import SimConfig
+
+            return float(SimConfig.exposure)
+        return 1.0
 
     @property
     def n_images(self) -> int:

@@ -17,7 +17,7 @@ from nervp.capture.evaluate import psnr, score_capture, score_naive, sensor_floo
 from nervp.capture.tasks import marker
 from nervp.store.olat import load_olat
 from nervp.store.raw import load_raw
-from nervp.store.zstore import resumable_dir
+from nervp.store.zstore import DatasetError, resumable_dir
 
 ONE = ExecConfig(workers=1)
 
@@ -180,3 +180,14 @@ def test_cli_local_processes_and_overwrite(reference, moving_raw, tmp_path, caps
     assert main(["capture", str(moving_raw), str(out), "--workers", "1", "--overwrite", "--fps", "100"]) == 0
     assert load_olat(out).n_frames == 1  # 333 tracking frames/s / 100 -> every 3rd: one set fits
     assert not any(p.name.startswith(".cli.olat") for p in Path(tmp_path).iterdir())
+
+
+def test_two_runs_never_share_a_work_directory(moving_raw, tmp_path):
+    out = tmp_path / "o.olat"
+    lock = tmp_path / ".o.olat.lock"
+    lock.write_text(str(os.getppid()))  # a live process holds it
+    with pytest.raises(DatasetError, match=r"another capture \(pid \d+\) is writing"):
+        capture(moving_raw, out, CaptureConfig(align=False), ONE)
+    lock.write_text("999999999")  # left by a process that is gone: taken over
+    capture(moving_raw, out, CaptureConfig(align=False), ONE)
+    assert load_olat(out).n_frames == 3 and not lock.exists()

@@ -116,3 +116,23 @@ def test_vertex_colours_come_back_from_rendered_frames(model):
     assert float(err.median()) < 0.02 and float(torch.quantile(err, 0.9)) < 0.06
     with pytest.raises(Exception, match="do not match"):
         sample_vertex_colours(images[:2], p)
+
+
+def test_fast_paths_match_their_references(model):
+    """Masked shading = the project's `interpolate`; one-call irises = one call per layer."""
+    from nervp.face import G
+    from nervp.parse.conditioning import _iris_layer, _iris_layer_separate, _shade
+    from nervp.render.rasterize import interpolate, rasterize
+
+    p = make_params(model, T=3)
+    mm = map_mesh(1)
+    cam = p.camera
+    v = G(model, p.beta[None].expand(3, -1), p.theta, p.phi)
+    from nervp.render.camera import Camera
+
+    cams = Camera(cam.R.expand(3, 3, 3), cam.t.expand(3, 3), cam.K.expand(3, 3, 3), S, S)
+    frags = rasterize(project(mm.sub.apply(v[:, :468]), cams), mm.faces, S, S, cull_backfaces=True)
+    attrs = torch.rand(mm.pncc.shape[0], 5)
+    torch.testing.assert_close(_shade(frags, mm.faces, attrs), interpolate(frags, mm.faces, attrs))
+    lm = project(v, cams)
+    assert torch.equal(_iris_layer(lm, mm, S, S), _iris_layer_separate(lm, mm, S, S))

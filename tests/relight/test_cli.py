@@ -9,7 +9,14 @@ from PIL import Image
 
 from nervp.cli import main
 from nervp.composite.output import OutputSpec
-from nervp.relight import ReflectanceField, env_weights, led_calibration, load_envmap, open_source, relight
+from nervp.relight import (
+    ReflectanceField,
+    env_weights,
+    led_calibration,
+    load_envmap,
+    open_source,
+    relight,
+)
 from nervp.viz.video import read_video, write_mp4
 
 

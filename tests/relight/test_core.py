@@ -43,8 +43,15 @@ def test_chunk_boundaries_do_not_matter(monkeypatch):
     f = ReflectanceField(olat(T=1, H=13, W=17))  # 663 pixels: chunks of 7 leave a remainder
     w = torch.rand(96, 3)
     ref = relight_reference(f, w)
-    monkeypatch.setattr(core, "CPU_CHUNK_PIXELS", 7)
-    torch.testing.assert_close(relight(f, w), ref, rtol=1e-5, atol=1e-6)
+    for pixels, group in ((7, 1), (7, 3), (50, 32)):  # remainders in chunks and in groups
+        monkeypatch.setattr(core, "CPU_CHUNK_PIXELS", pixels)
+        monkeypatch.setattr(core, "GROUP_CHUNKS", group)
+        torch.testing.assert_close(relight(f, w), ref, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(relight(f, w, workers=2), ref, rtol=1e-5, atol=1e-6)
+    out = torch.empty(1, 13, 17, 3)
+    assert relight(f, w, out=out) is out
+    with pytest.raises(ValueError, match="out"):
+        relight(f, w, out=torch.empty(1, 13, 17, 3, dtype=torch.float64))
 
 
 def test_low_rank_field_through_the_same_entry_point():

@@ -2,7 +2,14 @@
 
 import torch
 
-from nervp.relight import ReflectanceField, env_weights, led_calibration, overcast_env, relight, uniform_env
+from nervp.relight import (
+    ReflectanceField,
+    env_weights,
+    led_calibration,
+    overcast_env,
+    relight,
+    uniform_env,
+)
 from nervp.relight.groundtruth import env_point_lights, psnr, render_under_env
 
 
