@@ -26,9 +26,9 @@ from nervp.progress import console, progress_bar
 class DemoConfig:
     size: int = 128
     """Image size of the capture and the network."""
-    target_frames: int = 48
-    source_frames: int = 40
-    steps: int = 300
+    target_frames: int = 40
+    source_frames: int = 32
+    steps: int = 250
     """Training steps of the tiny preset."""
     params: str = "fit"
     """How the target and source are parsed: 'fit' (MediaPipe + head-model fitting) or 'truth'."""

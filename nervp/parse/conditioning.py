@@ -13,8 +13,9 @@ All three are rasterized from G(β̄, θ_t, φ_t) with the project's one rasteri
 * I^l, landmark image: three binary channels. 0: face oval, brows and nose lines; 1: eye-lid
   and lip contours; 2: the irises (gaze). Lines are screen-space quads `line_width` pixels
   wide along the projected model landmarks, drawn by the same rasterizer and hidden where
-  the face surface is in front of them; each iris is a 16-sided disc clipped to its
-  eye opening (so a closed eye shows no iris).
+  the face surface is in front of them (except the face oval, the mesh's own border, which
+  the cheeks cover at the sides); each iris is a 16-sided disc clipped to its eye opening
+  (so a closed eye shows no iris).
 
 `pose="fixed"` replaces every θ_t by a frontal pose at the parameters' mean translation:
 the head stays still and faces the camera while the expression plays (virtual conference).

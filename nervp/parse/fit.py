@@ -30,6 +30,7 @@ head has zero rotation. A wrong field of view mostly trades distance for focal l
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -263,12 +264,31 @@ def _levenberg_marquardt(prob: _Problem, p: Tensor, lo: Tensor, hi: Tensor, iter
     return p
 
 
+@contextlib.contextmanager
+def single_thread():
+    """Run torch single-threaded inside the block (restored after). The fit's tensors are a
+    few MB, far too small to gain from intra-op threads, and OpenMP's spin-waiting makes each
+    small op tens of times slower when the cores are shared (measured: 60x on the project's
+    2 loaded cores)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def fit_landmarks(landmarks: np.ndarray | Tensor, camera: Camera, cfg: FitConfig = FitConfig(),
                   model: HeadModel | None = None, beta: Tensor | None = None,
                   theta0: np.ndarray | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Fit frames of landmarks (N, 478, 2) pixels. With `beta` (n_id,) given, only θ and φ are
     fitted; otherwise every frame gets its own β. Returns float64 (θ (N, 6), φ (N, E),
-    β (N, n_id))."""
+    β (N, n_id)). Runs single-threaded (`single_thread`)."""
+    with single_thread(), torch.no_grad():
+        return _fit_landmarks(landmarks, camera, cfg, model, beta, theta0)
+
+
+def _fit_landmarks(landmarks, camera, cfg, model, beta, theta0) -> tuple[Tensor, Tensor, Tensor]:
     model = model or load_head_model()
     lm = torch.as_tensor(np.asarray(landmarks), dtype=torch.float64)
     n = lm.shape[0]
