@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Literal
 
 from nervp.lightstage.schedule import ScheduleConfig
-from nervp.synth.raw import RawConfig
 from nervp.synth.performer import PerformerConfig
+from nervp.synth.raw import RawConfig
 from nervp.synth.render_olat import RenderQuality
 from nervp.synth.simulate import SimConfig
 
