@@ -5,7 +5,16 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import os
+
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one intra-op thread per test worker: two workers with two threads each on two cores
+    # oversubscribe them, and PyTorch's spinning threads then slow every operation many times
+    import torch
+
+    torch.set_num_threads(1)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
