@@ -28,6 +28,9 @@ from nervp.store.raw import RawStream
 from nervp.synth.raw import SensorConfig, expose
 
 REGIONS = ("face", "performer", "image")
+UNCLIPPED = tuple(f"{r}_unclipped" for r in REGIONS)
+"""The same regions without the pixels that the truth puts beyond the sensor's white level
+(or next to one): what no processing can recover (specular glints of eyes, teeth, skin)."""
 
 
 def region_masks(alpha: np.ndarray, landmarks: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -40,9 +43,19 @@ def region_masks(alpha: np.ndarray, landmarks: np.ndarray | None) -> dict[str, n
     return {"face": performer & (hull > 0), "performer": performer, "image": np.ones_like(performer)}
 
 
+def stack_masks(regions: dict[str, np.ndarray], olat: np.ndarray, gains: np.ndarray) -> dict[str, np.ndarray]:
+    """`regions` (H, W) plus their `_unclipped` (L, H, W) variants for a truth OLAT stack
+    (L, H, W, 3) recorded with per-image `gains` (L,)."""
+    clipped = (olat.max(-1) * gains[:, None, None]) >= 1.0
+    clipped = np.stack([cv2.dilate(c.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0 for c in clipped])
+    return {**regions, **{f"{r}_unclipped": m[None] & ~clipped for r, m in regions.items()}}
+
+
 def psnr(est: np.ndarray, ref: np.ndarray, mask: np.ndarray, peak: float) -> float:
-    """PSNR (dB) of `est` against `ref` ((..., H, W, C) linear) over the (H, W) `mask`."""
-    d = (est.astype(np.float64) - ref.astype(np.float64))[..., mask, :]
+    """PSNR (dB) of `est` against `ref` ((..., H, W, C) linear) over `mask`: (H, W), or one
+    mask per image, e.g. (L, H, W) for an OLAT stack."""
+    d = est.astype(np.float64) - ref.astype(np.float64)
+    d = d[np.broadcast_to(mask, d.shape[:-1])]
     mse = float(np.mean(d * d))
     return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
 
@@ -93,7 +106,7 @@ def _score(captured: OLATDataset, raw: RawStream, olat_of: Callable[[int], np.nd
         raise ValueError(f"{raw.path} carries no ground truth (not a simulated stream)")
     gain = raw.small("gain")
     c_mid = captured.read("source_middle")
-    olat: dict[str, list[float]] = {r: [] for r in REGIONS}
+    olat: dict[str, list[float]] = {r: [] for r in REGIONS + UNCLIPPED}
     full: dict[str, list[float]] = {r: [] for r in REGIONS}
     track: dict[str, list[float]] = {r: [] for r in REGIONS}
     sets, low = [], []
@@ -106,9 +119,11 @@ def _score(captured: OLATDataset, raw: RawStream, olat_of: Callable[[int], np.nd
         est = olat_of(t)
         est_track = captured.read("tracking", t) if captured.has("tracking") else None
         masks = region_masks(fr.alpha, fr.landmarks)
-        olat_peak = 1.0 / float(np.median(gain[captured.read("source_olat", t)]))
-        for r, mk in masks.items():
+        src = captured.read("source_olat", t)
+        olat_peak = 1.0 / float(np.median(gain[src]))
+        for r, mk in stack_masks(masks, fr.olat, gain[src]).items():
             olat[r].append(psnr(est, fr.olat, mk, olat_peak))
+        for r, mk in masks.items():
             full[r].append(psnr(est.sum(0), fr.full_lit, mk, 1.0 / float(gain[m])))
             if est_track is not None:
                 track[r].append(psnr(est_track, fr.full_lit, mk, 1.0 / float(gain[m])))
@@ -132,7 +147,7 @@ def sensor_floor(raw: RawStream, noise: bool = True, seed: int = 0) -> dict[str,
     gain = raw.small("gain")
     sets_olat = raw.small("sets_olat")
     rng = np.random.default_rng(seed)
-    out: dict[str, list[float]] = {r: [] for r in REGIONS}
+    out: dict[str, list[float]] = {r: [] for r in REGIONS + UNCLIPPED}
     for s in range(truth.n_frames):
         fr = truth.frame(s)
         rec = np.empty_like(fr.olat)
@@ -141,7 +156,7 @@ def sensor_floor(raw: RawStream, noise: bool = True, seed: int = 0) -> dict[str,
             dn = expose(torch.from_numpy(fr.olat[led]), g, sensor, rng)
             rec[led] = develop(dn, raw.bayer, sensor.black_level, sensor.white_level, g)
         peak = 1.0 / float(np.median(gain[sets_olat[s]]))
-        for r, mk in region_masks(fr.alpha, fr.landmarks).items():
+        for r, mk in stack_masks(region_masks(fr.alpha, fr.landmarks), fr.olat, gain[sets_olat[s]]).items():
             out[r].append(psnr(rec, fr.olat, mk, peak))
     return out
 
@@ -151,14 +166,17 @@ def truth_report(captured: OLATDataset, raw: RawStream, floors: bool = True) -> 
     """Aligned vs naive vs the sensor floors, mean PSNR (dB) per region, plus per-set values."""
     al, na = score_capture(captured, raw), score_naive(captured, raw)
     rep = {"regions": {"face": "alpha > 0.5 inside the landmarks' convex hull", "performer": "alpha > 0.5",
-                       "image": "all pixels"},
+                       "image": "all pixels", "*_unclipped": "without pixels the truth puts at or beyond the "
+                       "OLAT white level (and their 8 neighbours), per LED"},
            "peak": "radiance at the OLAT white level (1 / exposure gain)",
            "aligned": al.mean(), "naive": na.mean(),
-           "gain_over_naive": {r: al.mean()[r] - na.mean()[r] for r in REGIONS},
+           "gain_over_naive": {r: al.mean()[r] - na.mean()[r] for r in REGIONS + UNCLIPPED},
            "full_lit": {r: float(np.mean(v)) for r, v in al.full_lit.items()},
            "tracking": {r: float(np.mean(v)) for r, v in al.tracking.items() if v},
            "low_confidence_face_fraction": float(np.mean(al.low_confidence)) if al.low_confidence else None,
-           "per_set": {"truth_set": al.sets, "aligned_face": al.olat["face"], "naive_face": na.olat["face"]}}
+           "per_set": {"truth_set": al.sets, "aligned_face": al.olat["face"], "naive_face": na.olat["face"],
+                       "aligned_face_unclipped": al.olat["face_unclipped"],
+                       "naive_face_unclipped": na.olat["face_unclipped"]}}
     if floors:
         rep["sensor_floor"] = {r: float(np.mean(v)) for r, v in sensor_floor(raw, noise=True).items()}
         rep["demosaic_floor"] = {r: float(np.mean(v)) for r, v in sensor_floor(raw, noise=False).items()}
@@ -168,10 +186,12 @@ def truth_report(captured: OLATDataset, raw: RawStream, floors: bool = True) -> 
 def format_truth_report(rep: dict) -> str:
     rows = [("aligned", rep["aligned"]), ("naive (unaligned)", rep["naive"])]
     rows += [(k.replace("_", " "), rep[k]) for k in ("sensor_floor", "demosaic_floor") if k in rep]
-    lines = ["PSNR against ground truth (dB)      face  performer  image"]
-    lines += [f"  {name:<32}{v['face']:6.2f} {v['performer']:9.2f} {v['image']:6.2f}" for name, v in rows]
-    lines.append(f"  aligned - naive                 {rep['gain_over_naive']['face']:+6.2f} "
-                 f"{rep['gain_over_naive']['performer']:+9.2f} {rep['gain_over_naive']['image']:+6.2f}")
+    rows.append(("aligned - naive", rep["gain_over_naive"]))
+    lines = []
+    for title, sfx in (("all pixels", ""), ("unclipped pixels", "_unclipped")):
+        lines.append(f"PSNR against ground truth, {title} (dB)".ljust(36) + "  face  performer  image")
+        lines += [f"  {name:<32}{v['face' + sfx]:6.2f} {v['performer' + sfx]:9.2f} {v['image' + sfx]:6.2f}"
+                  for name, v in rows]
     return "\n".join(lines)
 
 

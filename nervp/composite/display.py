@@ -43,6 +43,8 @@ class DisplayConfig:
     """Tone curve from scene radiance to display."""
     key: float = 0.18
     """Target of the automatic exposure for the performer's log-average luminance."""
+    white: float = 2.0
+    """Highest exposed value allowed for the performer's 99th-percentile luminance."""
 
 
 def luminance(rgb: Tensor | np.ndarray) -> Tensor | np.ndarray:
@@ -50,8 +52,12 @@ def luminance(rgb: Tensor | np.ndarray) -> Tensor | np.ndarray:
     return rgb[..., 0] * 0.2126 + rgb[..., 1] * 0.7152 + rgb[..., 2] * 0.0722
 
 
-def auto_exposure(linear: Tensor, alpha: Tensor | None = None, key: float = 0.18) -> float:
-    """Multiplier that maps the log-average luminance of `linear` (..., H, W, 3) to `key`.
+def auto_exposure(linear: Tensor, alpha: Tensor | None = None, key: float = 0.18,
+                  white: float = 2.0) -> float:
+    """Exposure multiplier metered on `linear` (..., H, W, 3), like a photographer's meter:
+    the performer's log-average luminance goes to `key` (mid-grey), unless that would push
+    its highlights (99th percentile) past `white` (near the top of the filmic curve), in
+    which case the highlights decide. Low-key looks therefore stay low-key.
 
     Only pixels with alpha > 0.5 (the performer) are metered when `alpha` (..., H, W) is
     given; black pixels are ignored. Returns 1 for an all-black input.
@@ -62,8 +68,10 @@ def auto_exposure(linear: Tensor, alpha: Tensor | None = None, key: float = 0.18
         keep = keep & (alpha.to(y.device) > 0.5)
     if not bool(keep.any()):
         return 1.0
-    logavg = torch.exp(torch.log(y[keep]).mean())
-    return float(key / logavg)
+    v = y[keep]
+    logavg = float(torch.exp(torch.log(v).mean()))
+    high = float(torch.quantile(v[:: max(1, v.numel() // 1_000_000)], 0.99))
+    return min(key / logavg, white / high)
 
 
 def _hable(x: Tensor) -> Tensor:
@@ -106,5 +114,5 @@ def to_display(linear: Tensor, exposure: float = 1.0, curve: ToneMap = "filmic")
 
 def clip_exposure(cfg: DisplayConfig, sample: Tensor, alpha: Tensor | None = None) -> float:
     """The one exposure multiplier for a clip: metered on `sample` frames (if cfg.auto), times 2^ev."""
-    base = auto_exposure(sample, alpha, cfg.key) if cfg.auto else 1.0
+    base = auto_exposure(sample, alpha, cfg.key, cfg.white) if cfg.auto else 1.0
     return base * 2.0 ** cfg.ev

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec
+from zarr.codecs import BloscCodec, Crc32cCodec
 
 from nervp.errors import NervpError
 
@@ -32,8 +32,9 @@ class DatasetError(NervpError):
     """A dataset is missing, incomplete, corrupted or of the wrong kind (message says which)."""
 
 
-def compressor() -> BloscCodec:
-    return BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+def compressor() -> tuple[BloscCodec, Crc32cCodec]:
+    """Blosc zstd, then a CRC32C checksum of each chunk so any damaged chunk fails to read."""
+    return BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle"), Crc32cCodec()
 
 
 def frame_array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype: str,

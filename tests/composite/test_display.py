@@ -51,6 +51,10 @@ def test_auto_exposure_meters_the_performer():
     alpha[:5] = 1.0
     assert auto_exposure(img, alpha, key=0.18) == pytest.approx(0.09, rel=1e-5)
     assert auto_exposure(torch.zeros(4, 4, 3)) == 1.0
+    # a low-key picture: a few bright pixels, most nearly black: the highlights set the exposure
+    low_key = torch.full((10, 10, 3), 0.001)
+    low_key[0] = 10.0
+    assert auto_exposure(low_key, key=0.18, white=2.0) == pytest.approx(0.2, rel=1e-4)
     assert clip_exposure(DisplayConfig(ev=1.0, auto=False), img) == pytest.approx(2.0)
     assert clip_exposure(DisplayConfig(ev=-1.0), img, alpha) == pytest.approx(0.045, rel=1e-5)
     np.testing.assert_allclose(clip_exposure(DisplayConfig(), img * 4, alpha) * 4,

@@ -90,7 +90,8 @@ def test_kill_9_then_resume(tiny_olat, trained, tmp_path):
     run = tmp_path / "k"
     cmd = [sys.executable, "-m", "nervp.cli", "train", str(tiny_olat), str(run), "--preset", "tiny",
            "--params", "truth", "--steps", "4", "--ckpt-every", "2"]
-    env = dict(os.environ)
+    # the same intra-op thread count as the in-process reference run: bitwise equal floats
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and not list((run / "checkpoints").glob("step_0000002.json")):
