@@ -1,34 +1,39 @@
 """Capture processing: alignment quality against ground truth, and throughput per core.
 
-Quality (STYLE.md section 9: fixed seeds, written method). A 256x256 raw stream of the
-virtual light stage with head motion (96 LEDs, 1000 fps, tracking every 6th image), rendered
-once by `--render` (performer seed 31, a range-of-motion take: head period 1 s, so the head
-turns about 100 deg/s, ~10 px of landmark motion between a set's middle and its ends; three
-sets 3 tracking frames apart). Each set is scored against the ground-truth OLAT set rendered
-at its middle instant: PSNR in the camera's units (peak = the radiance at the OLAT white
-level), inside the face (alpha > 0.5 within the landmarks' convex hull), over the performer
-and over the image; aligned vs naive unaligned stacking of the same images vs the sensor
-floor (the truth re-recorded through the same Bayer mosaic, noise and 8-bit quantisation,
-developed the same way: what perfect alignment scores). Every DIS preset is scored. A still
-performer: the stream re-recorded from its first truth set for every image.
+Quality (STYLE.md section 9: fixed seeds, written method). Three 256x256 raw streams of the
+virtual light stage (96 LEDs, 1000 fps, a tracking frame every 6th image, 3 sets 3 tracking
+frames apart; performer seed 31), rendered once by `--render` (STREAMS below): "rom", a
+range-of-motion take (head period 1 s: the head turns ~100 deg/s, ~10 px of landmark motion
+between a set's middle and its ends); "fast" (head period 0.5 s, ~200 deg/s); "sway" (as
+rom, with 6 cm of translation instead of 2.5). Each set is scored against the ground-truth
+OLAT set rendered at its middle instant: PSNR in the camera's units (peak = the radiance at
+the OLAT white level), inside the face (alpha > 0.5 within the landmarks' convex hull), over
+the performer and over the image, each also without the pixels that the truth puts beyond
+the white level ("unclipped": specular glints no processing can recover); aligned vs naive
+unaligned stacking of the same images vs the sensor floor (the truth re-recorded through the
+same Bayer mosaic, noise and 8-bit quantisation, developed the same way, without motion).
+Every DIS preset is scored on the first stream. The exact-motion bound warps one set with the
+mesh's true motion instead of optical flow, for the recorded images and for noise-free renders
+at each image's instant: what any warp can reach. A still performer: the first stream
+re-recorded from its first truth set for every image.
 
 Speed. Each size runs the whole `capture` (stream checks, Dask graph, zarr I/O) in one process
 with one thread (torch and OpenCV), so the numbers are per core: one warm-up, then the
-median of `--repeats` runs. 256^2 is the rendered stream; 512^2 is the same stream upsampled
-2x (demosaic, bicubic, re-mosaic: real image content at 4x the pixels). Tasks time their own
-steps in CPU seconds of their one thread (io = zarr read/decode/encode/write, demosaic =
-linearise + demosaic (+ 8-bit flow image), flow = DIS both ways + forward-backward error,
-chain = flow interpolation and chaining, warp = warp and confidence), so the cost of one
-flow pair and one set on a core are known even on a busy machine; a long stream advances by
-`stride` tracking frames (6 * stride raw images and `stride` new flow pairs) per output set,
-so the steady state per core is
+median of `--repeats` runs. 256^2 is the first stream; 512^2 is the same stream upsampled 2x
+(demosaic, bicubic, re-mosaic: real image content at 4x the pixels). Tasks time their own
+steps in process CPU seconds (io = zarr read/decode/encode/write including its codec
+threads, demosaic = linearise + demosaic (+ 8-bit flow image), flow = DIS both ways +
+forward-backward error, chain = flow interpolation and chaining, warp = warp and
+confidence), so the cost of one flow pair and one set on a core are known even on a busy
+machine. A long stream advances by `stride` tracking frames (6 * stride raw images and
+`stride` new flow pairs) per output set, so the steady state per core is
     seconds per set = set task + stride * flow task,  raw images/s = 6 * stride / that,
 reported for stride 7 (the paper's 25 fps) and stride 1 (166 sets/s), against the camera's
 1000 images/s. The machine is shared: end-to-end wall-clock numbers are recorded too, with
 the load average beside them.
 
-Run:  python benchmarks/bench_capture.py --render          # once: renders /tmp/cap256_rom31.raw
-      python benchmarks/bench_capture.py [--pictures]      # writes benchmarks/results/capture.json
+Run:  python benchmarks/bench_capture.py --render [--pictures docs/images]
+Writes benchmarks/results/capture.json.
 """
 
 from __future__ import annotations
@@ -50,29 +55,103 @@ import numpy as np
 import torch
 
 from nervp.capture import CaptureConfig, ExecConfig, capture
-from nervp.capture.evaluate import psnr, score_capture, score_naive, still_stream, truth_report
+from nervp.capture.align import develop, grid, warp
+from nervp.capture.evaluate import (
+    psnr,
+    region_masks,
+    score_capture,
+    score_naive,
+    stack_masks,
+    still_stream,
+    truth_report,
+)
 from nervp.capture.ingest import write_raw_stream
 from nervp.imaging.bayer import demosaic_bilinear, mosaic
 from nervp.store.olat import load_olat
 from nervp.store.raw import load_raw
 
 OUT = Path(__file__).parent / "results" / "capture.json"
-STREAM = Path("/tmp/cap256_rom31.raw")
 ONE_CORE = ExecConfig(workers=1, threads=1)
 
 
-def render(path: Path, seed: int = 31, head_period_s: float = 1.0, size: int = 256) -> None:
+STREAMS = {  # name: performer seed and performance; each 256^2, 96 LEDs, 3 sets 3 tracking frames apart
+    "rom": {"seed": 31, "head_period_s": 1.0, "translation_m": 0.025},   # range of motion, ~100 deg/s
+    "fast": {"seed": 31, "head_period_s": 0.5, "translation_m": 0.025},  # ~200 deg/s
+    "sway": {"seed": 31, "head_period_s": 1.0, "translation_m": 0.06},   # ~100 deg/s and 6 cm sway
+}
+
+
+def stream_path(name: str) -> Path:
+    return Path(f"/tmp/cap256_{name}{STREAMS[name]['seed']}.raw")
+
+
+def raw_config(name: str, size: int = 256):
     from nervp.config import RAW_PRESETS
     from nervp.lightstage.schedule import ScheduleConfig
     from nervp.synth.motion import MotionConfig
+
+    p = STREAMS[name]
+    base = RAW_PRESETS["default"]
+    sim = dataclasses.replace(base.sim, frames=3, size=size,
+                              motion=MotionConfig(head_period_s=p["head_period_s"], translation_m=p["translation_m"]),
+                              performer=dataclasses.replace(base.sim.performer, seed=p["seed"]))
+    return dataclasses.replace(base, sim=sim, schedule=ScheduleConfig(set_stride=3))
+
+
+def render(name: str) -> None:
     from nervp.synth.raw import simulate_raw
 
-    base = RAW_PRESETS["default"]
-    sim = dataclasses.replace(base.sim, frames=3, size=size, motion=MotionConfig(head_period_s=head_period_s),
-                              performer=dataclasses.replace(base.sim.performer, seed=seed))
     t = time.perf_counter()
-    simulate_raw(path, dataclasses.replace(base, sim=sim, schedule=ScheduleConfig(set_stride=3)))
-    print(f"rendered {path} in {time.perf_counter() - t:.0f} s")
+    simulate_raw(stream_path(name), raw_config(name))
+    print(f"rendered {stream_path(name)} in {time.perf_counter() - t:.0f} s")
+
+
+def geometric_bound(name: str, set_index: int = 0) -> dict:
+    """What warping can reach at best: every OLAT image of one set warped to the middle instant
+    with the exact motion of the mesh (not optical flow), for the recorded images and for
+    noise-free renders at each image's own instant. The rest of the error is shading that
+    changes as the head turns under fixed LEDs, which no warp undoes."""
+    from nervp.render.camera import project
+    from nervp.render.rasterize import rasterize
+    from nervp.synth.render_olat import render_lights
+    from nervp.synth.simulate import make_stage
+
+    raw = load_raw(stream_path(name))
+    stage = make_stage(raw_config(name).sim)
+    times, gain = raw.small("time"), raw.small("gain")
+    mid, src = int(raw.small("sets_middle")[set_index]), raw.small("sets_olat")[set_index]
+
+    def mesh(t: float):
+        th, ph = stage.params(np.array([t]))
+        return stage.performer.posed(torch.from_numpy(th[0]), torch.from_numpy(ph[0]))
+
+    mc = mesh(times[mid])
+    H, W = raw.height, raw.width
+    frag = rasterize(project(mc.verts[None], stage.camera), mc.faces, H, W)
+    cover, bary = frag.face_idx[0] >= 0, frag.bary[0]
+    tri = mc.faces[frag.face_idx[0].clamp(min=0)]
+
+    def where(verts):  # pixel position of every middle-frame surface point
+        return (project(verts[None], stage.camera)[0][tri][..., :2] * bary[..., None]).sum(-2)
+
+    p_c = where(mc.verts)
+    base = grid(H, W)
+    m = raw.manifest
+    rec, clean, clean_unwarped = (np.empty((96, H, W, 3), np.float32) for _ in range(3))
+    for led, i in enumerate(src):
+        mi = mesh(times[i])
+        d = torch.where(cover[..., None], where(mi.verts) - p_c, torch.zeros_like(p_c)).numpy().astype(np.float32)
+        rec[led] = warp(develop(raw.image(int(i)), raw.bayer, m["black_level"], m["white_level"], float(gain[i])), d, base)
+        clean_unwarped[led] = render_lights(mi, stage.camera, stage.light_pos[led:led + 1],
+                                            stage.light_rgb[led:led + 1], stage.cfg.quality)[0][0].numpy()
+        clean[led] = warp(clean_unwarped[led], d, base)
+    fr = raw.truth().frame(set_index)
+    masks = stack_masks(region_masks(fr.alpha, fr.landmarks), fr.olat, gain[src])
+    peak = 1.0 / float(np.median(gain[src]))
+    return {"set": set_index, **{f"{what}_{r}": psnr(x, fr.olat, masks[r], peak)
+                                 for what, x in (("recorded_exact_warp", rec), ("noise_free_exact_warp", clean),
+                                                 ("noise_free_unwarped", clean_unwarped))
+                                 for r in ("face", "face_unclipped")}}
 
 
 def upsampled(src: Path, dst: Path, factor: int = 2) -> Path:
@@ -170,31 +249,37 @@ def machine() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--stream", type=Path, default=STREAM, help="256^2 simulated raw stream with head motion")
-    ap.add_argument("--render", action="store_true", help="render --stream first (about 20 CPU-minutes)")
-    ap.add_argument("--also", type=Path, nargs="*", default=[], help="more simulated streams to score")
+    ap.add_argument("--render", action="store_true", help="render the missing streams (~20 CPU-minutes each)")
+    ap.add_argument("--streams", nargs="+", default=list(STREAMS), choices=list(STREAMS))
     ap.add_argument("--presets", nargs="+", default=["medium", "fast", "ultrafast"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--no-bound", action="store_true", help="skip the exact-motion bound (~3 CPU-minutes)")
     ap.add_argument("--pictures", type=Path, default=None, help="also write pictures to this folder")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
-    if args.render:
-        render(args.stream)
-    if not (args.stream / "manifest.json").is_file():
-        raise SystemExit(f"{args.stream} is missing: run with --render first")
-    result = {"machine": machine(), "method": __doc__}
+    for name in args.streams:
+        if not (stream_path(name) / "manifest.json").is_file():
+            if not args.render:
+                raise SystemExit(f"{stream_path(name)} is missing: run with --render first")
+            render(name)
+    head = stream_path(args.streams[0])
+    result = {"machine": machine(), "method": __doc__, "streams": {k: STREAMS[k] for k in args.streams}}
     with tempfile.TemporaryDirectory(prefix="bench_capture_") as td:
         tmp = Path(td)
-        print("quality", args.stream)
-        result["quality"] = quality(args.stream, tmp, args.presets)
-        result["quality_more_streams"] = [quality(s, tmp, args.presets[:1]) for s in args.also]
+        result["quality"] = {}
+        for k, name in enumerate(args.streams):
+            print("quality", name)
+            result["quality"][name] = quality(stream_path(name), tmp, args.presets if k == 0 else args.presets[:1])
+            if not args.no_bound:
+                result["quality"][name]["exact_motion_bound"] = geometric_bound(name)
+                print("  bound", result["quality"][name]["exact_motion_bound"])
         print("still performer")
-        result["still"] = still(args.stream, tmp)
+        result["still"] = still(head, tmp)
         result["speed"] = {}
         for size in args.sizes:
-            factor = size // load_raw(args.stream).height
-            src = args.stream if factor == 1 else upsampled(args.stream, tmp / f"up{size}.raw", factor)
+            factor = size // load_raw(head).height
+            src = head if factor == 1 else upsampled(head, tmp / f"up{size}.raw", factor)
             print("speed", size)
             result["speed"][str(size)] = speed(src, args.repeats, tmp)
             if factor != 1:
@@ -202,14 +287,20 @@ def main() -> None:
         if args.pictures:
             from capture_pictures import alignment_picture, schedule_picture
 
-            alignment_picture(args.stream, tmp, args.pictures / "capture_alignment.png")
+            alignment_picture(stream_path(args.streams[-1]), tmp, args.pictures / "capture_alignment.png")
             schedule_picture(args.pictures / "capture_schedule.png")
     result["machine"]["load_average_1m_at_end"] = os.getloadavg()[0]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: result[k] for k in ("quality", "still")}, indent=1)[:3000])
-    for size, s in result["speed"].items():
-        for k, v in s["steady_state"].items():
+    for name, q in result["quality"].items():
+        print(f"{name}: face aligned {q['aligned']['face']:.2f} naive {q['naive']['face']:.2f} "
+              f"floor {q['sensor_floor']['face']:.2f} | unclipped aligned {q['aligned']['face_unclipped']:.2f} "
+              f"naive {q['naive']['face_unclipped']:.2f} floor {q['sensor_floor']['face_unclipped']:.2f}")
+    st = result["still"]
+    print(f"still: aligned vs unaligned {st['aligned_vs_unaligned_image_psnr']:.2f} dB; face aligned "
+          f"{st['aligned']['face']:.2f} naive {st['naive']['face']:.2f} floor {st['sensor_floor']['face']:.2f}")
+    for size, sp in result["speed"].items():
+        for k, v in sp["steady_state"].items():
             print(f"{size}^2 {k}: {v['sets_per_s_per_core']:.3f} sets/s/core, {v['raw_images_per_s_per_core']:.1f} "
                   f"images/s/core, {v['cores_for_camera_rate']:.1f} cores for 1000 images/s; split "
                   + ", ".join(f"{a} {b:.0%}" for a, b in v["split_fraction"].items()))

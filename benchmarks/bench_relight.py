@@ -189,7 +189,13 @@ def bench_truth(stage, frame, n_dirs: int, quick: bool) -> dict:
 
 
 def bench_matting(stage, frame) -> dict:
-    from nervp.composite.matte import SelfieMatter, edge_region, estimate_matte, matte_errors
+    from nervp.composite.matte import (
+        SelfieMatter,
+        edge_region,
+        estimate_matte,
+        matte_errors,
+        rim_weights,
+    )
     from nervp.relight import (
         LOOKS,
         Look,
@@ -197,7 +203,6 @@ def bench_matting(stage, frame) -> dict:
         led_calibration,
         light,
         load_envmap,
-        look_weights,
         overcast_env,
         relight,
         weights_for,
@@ -209,7 +214,7 @@ def bench_matting(stage, frame) -> dict:
     edge = edge_region(truth, 4)
     hair = edge.clone()
     hair[int(frame.landmarks[10, 1]):] = False  # above the forehead-top landmark
-    rim = relight(field, look_weights(LOOKS["rim"], stage.dome, cal))[0]
+    rim = relight(field, rim_weights(stage.dome, cal, stage.camera.center[0].double().numpy()))[0]
     lightings = [("hard", LOOKS["hard"]), ("rembrandt", LOOKS["rembrandt"]),
                  ("side key (-90 deg)", Look("side", (light(-90, 0, 1.5, 0.3),))),
                  ("under light", Look("under", (light(0, -40, 1.5, 0.3),))),
@@ -317,7 +322,7 @@ def _tile(stage, frame, lighting, label_text: str, alpha=None, background=None) 
 def make_pictures(stage, frame, out_dir: Path) -> list[str]:
     """docs/images: the frame under every map and look (with its environment as background),
     a spinning map, and the matting comparison."""
-    from nervp.composite.matte import SelfieMatter, estimate_matte
+    from nervp.composite.matte import SelfieMatter, estimate_matte, rim_weights
     from nervp.relight import (
         LOOKS,
         PROCEDURAL,
@@ -326,7 +331,6 @@ def make_pictures(stage, frame, out_dir: Path) -> list[str]:
         led_calibration,
         light,
         load_envmap,
-        look_weights,
         relight,
         weights_for,
     )
@@ -353,7 +357,7 @@ def make_pictures(stage, frame, out_dir: Path) -> list[str]:
     cal = led_calibration(stage.dome, stage.cfg.exposure)
     side = Look("side key", (light(-90, 0, 1.5, 0.3),))
     img = relight(field, weights_for(side, stage.dome, cal))[0]
-    rim = relight(field, look_weights(LOOKS["rim"], stage.dome, cal))[0]
+    rim = relight(field, rim_weights(stage.dome, cal, stage.camera.center[0].double().numpy()))[0]
     truth = torch.from_numpy(frame.alpha)
     with SelfieMatter() as m:
         mattes = {"SelfieSegmentation": estimate_matte(img, "selfie", m),
@@ -363,18 +367,18 @@ def make_pictures(stage, frame, out_dir: Path) -> list[str]:
     from nervp.composite.matte import rim_balance
 
     ex = auto_exposure(img)
-    row = [label(to_display(img, ex).numpy(), "side key (frame)"),
-           label(to_display(rim_balance(img, rim), ex).numpy(), "+ rim light (guide)"),
-           label((truth[..., None].expand(-1, -1, 3) * 255).to(torch.uint8).numpy(), "true alpha")]
-    errs = []
-    for name, a in mattes.items():
-        row.append(label((a[..., None].expand(-1, -1, 3) * 255).to(torch.uint8).numpy(), name))
-        e = ((a - truth).abs() * 4).clamp(0, 1)
-        errs.append(label((e[..., None].expand(-1, -1, 3) * 255).to(torch.uint8).numpy(), "|error| x4"))
+
+    def grey(a: torch.Tensor, text: str) -> np.ndarray:
+        return label((a.clamp(0, 1)[..., None].expand(-1, -1, 3) * 255).to(torch.uint8).numpy(), text)
+
+    inputs = [label(to_display(img, ex).numpy(), "side key: the frame"),
+              label(to_display(rim_balance(img, rim), ex).numpy(), "frame + rim light (guide)"),
+              grey(truth, "true alpha")]
+    rows = [grey(a, n) for n, a in mattes.items()]
+    rows += [grey((a - truth).abs() * 4, f"|error| x4 ({n.split(',')[-1].strip()})") for n, a in mattes.items()]
     white = torch.ones_like(img) * 0.9 / ex
-    comps = [_tile(stage, frame, side, f"over white: {n}", alpha=a, background=white) for n, a in mattes.items()]
-    blank = np.zeros_like(row[0])
-    save_png(out_dir / "relight_matting.png", grid(row + [blank] * 3 + errs + [blank] * 3 + comps, 6))
+    rows += [_tile(stage, frame, side, f"over white: {n}", alpha=a, background=white) for n, a in mattes.items()]
+    save_png(out_dir / "relight_matting.png", grid(inputs + rows, 3))
     written.append(str(out_dir / "relight_matting.png"))
     return written
 

@@ -48,17 +48,54 @@ def limit_threads(n: int) -> Iterator[None]:
             cv2.setNumThreads(c_old)
 
 
+_CV_BAYER = {"RGGB": cv2.COLOR_BayerBG2RGB, "BGGR": cv2.COLOR_BayerRG2RGB,  # OpenCV names the
+             "GRBG": cv2.COLOR_BayerGB2RGB, "GBRG": cv2.COLOR_BayerGR2RGB}   # 2nd row's 2nd pixel
+
+
+def demosaic_dn(dn: np.ndarray, bayer: str) -> np.ndarray:
+    """Bilinear demosaic of (B, H, W) uint8 Bayer images -> (B, H, W, 3) float32, in DN.
+
+    Identical to `nervp.imaging.bayer.demosaic_bilinear` (the reference, tested): OpenCV's
+    bilinear demosaic on DN * 256 in 16 bits (exact: every output is a mean of 2 or 4
+    samples) for the interior, and the reference on 4-pixel strips for the 1-pixel border,
+    where OpenCV treats the edge differently. About 50x faster than the reference on a CPU.
+    """
+    B, H, W = dn.shape
+    if H < 8 or W < 8:
+        return demosaic_bilinear(torch.from_numpy(dn.astype(np.float32)), bayer).numpy()
+    out = np.empty((B, H, W, 3), np.float32)
+    for k in range(B):
+        out[k] = cv2.cvtColor(dn[k].astype(np.uint16) << 8, _CV_BAYER[bayer])
+    out *= np.float32(1 / 256)
+    rows = torch.from_numpy(np.concatenate([dn[:, :4], dn[:, H - 4:]]).astype(np.float32))
+    cols = torch.from_numpy(np.concatenate([dn[:, :, :4], dn[:, :, W - 4:]]).astype(np.float32))
+    r, c = demosaic_bilinear(rows, bayer).numpy(), demosaic_bilinear(cols, bayer).numpy()
+    out[:, 0], out[:, -1] = r[:B, 0], r[B:, -1]
+    out[:, :, 0], out[:, :, -1] = c[:B, :, 0], c[B:, :, -1]
+    return out
+
+
 def develop(dn: np.ndarray, bayer: str, black: float, white: float, gain: float,
             rgb_scale: np.ndarray | None = None) -> np.ndarray:
     """(H, W) uint8 Bayer digital numbers -> (H, W, 3) float32 linear radiance.
 
-    radiance = (DN - black) / (white - black) / gain, then bilinear demosaic (linear, so the
-    order does not matter), then division by the LED's relative RGB intensity `rgb_scale` (3,).
+    Bilinear demosaic, then radiance = (DN - black) / (white - black) / gain (the order does
+    not matter: demosaicing is linear and keeps constants), then division by the LED's
+    relative RGB intensity `rgb_scale` (3,).
     """
-    lin = (dn.astype(np.float32) - np.float32(black)) * np.float32(1.0 / ((white - black) * gain))
-    rgb = demosaic_bilinear(torch.from_numpy(lin), bayer).numpy()
+    scale = None if rgb_scale is None else np.asarray(rgb_scale)[None]
+    return develop_batch(dn[None], bayer, black, white, np.array([gain]), scale)[0]
+
+
+def develop_batch(dn: np.ndarray, bayer: str, black: float, white: float, gains: np.ndarray,
+                  rgb_scale: np.ndarray | None = None) -> np.ndarray:
+    """`develop` for a batch: (B, H, W) uint8, gains (B,), rgb_scale (B, 3) -> (B, H, W, 3) float32."""
+    inv = (1.0 / ((white - black) * np.asarray(gains, np.float64))).astype(np.float32)
+    rgb = demosaic_dn(dn, bayer)
+    rgb -= np.float32(black)
+    rgb *= inv[:, None, None, None]
     if rgb_scale is not None:
-        rgb = rgb / rgb_scale.astype(np.float32)
+        rgb /= rgb_scale.astype(np.float32)[:, None, None, :]
     return rgb
 
 
@@ -144,6 +181,7 @@ class FlowChain:
         self.base = grid(first.shape[1], first.shape[2])
         self.flows, self.errors = flows, errors
         zero = np.zeros_like(first[0])
+        self._read: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.disp: dict[int, np.ndarray] = {c: zero}
         self.err2: dict[int, np.ndarray] = {c: np.zeros(zero.shape[:2], np.float32)}
         j = c
@@ -158,8 +196,10 @@ class FlowChain:
     def _step(self, pair: int, direction: int, frac: float) -> tuple[np.ndarray, np.ndarray]:
         start = pair if direction == 0 else pair + 1
         d0 = self.disp[start]
-        f = sample(self.flows[pair][direction], d0, self.base)
-        e = sample(self.errors[pair][direction], d0, self.base)
+        if (pair, direction) not in self._read:  # shared by every instant of the group
+            self._read[pair, direction] = (sample(self.flows[pair][direction], d0, self.base),
+                                           sample(self.errors[pair][direction], d0, self.base))
+        f, e = self._read[pair, direction]
         return d0 + np.float32(frac) * f, self.err2[start] + (np.float32(frac) * e) ** 2
 
     def at(self, j: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -175,6 +215,16 @@ class FlowChain:
 def warp(image: np.ndarray, disp: np.ndarray, base: np.ndarray) -> np.ndarray:
     """Aligned image: `image` (H, W, C) float32 read at x + disp(x) (bilinear)."""
     return sample(image, disp, base)
+
+
+def warp_many(images: list[np.ndarray], disp: np.ndarray, base: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Several (H, W[, C]) float32 images read at x + disp(x) (bilinear, as `warp`), and the
+    (H, W) bool mask of where x + disp(x) falls inside the image."""
+    m = base + disp
+    mx, my = m[..., 0], m[..., 1]
+    out = [cv2.remap(im, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for im in images]
+    h, w = disp.shape[:2]
+    return out, (mx >= -0.5) & (mx <= w - 0.5) & (my >= -0.5) & (my <= h - 0.5)
 
 
 def inside(disp: np.ndarray, base: np.ndarray) -> np.ndarray:

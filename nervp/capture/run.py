@@ -57,8 +57,8 @@ class CaptureReport:
         flows_run, flows_skipped: tracking-frame pairs, likewise.
         seconds: wall-clock time of the whole call.
         split: CPU seconds per kind of task ("flow", "set") and step (io, demosaic, flow,
-            chain, warp), summed over the tasks run now (measured on the task's thread: exact
-            at one thread a task, the default).
+            chain, warp), summed over the tasks run now (process CPU time: exact when a process
+            runs one task at a time, as local runs do; includes zarr's codec threads).
         scheduler: where the tasks ran.
     """
 

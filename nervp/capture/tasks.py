@@ -24,19 +24,20 @@ from nervp.capture.align import (
     FlowChain,
     confidence,
     develop,
+    develop_batch,
     flow_image,
     grid,
-    inside,
     limit_threads,
     pair_flows,
-    sample,
-    warp,
+    warp_many,
 )
 from nervp.capture.config import CaptureConfig
 from nervp.capture.plan import CapturePlan
 from nervp.store.zstore import read_chunk
 
 DATA, FLOWS, DONE = "data", "flows", "done"
+BATCH = 16
+"""OLAT images developed together (bounds a set task's memory at high resolution)."""
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,15 @@ def _open(ctx: TaskContext) -> tuple[zarr.Array, np.ndarray, np.ndarray]:
 
 
 class _Clock:
-    """CPU seconds of this thread per step (a task's own cost, whatever else the machine runs)."""
+    """CPU seconds of this process per step (a task's own cost, whatever else the machine runs;
+    zarr's codec threads included)."""
 
     def __init__(self) -> None:
         self.split: dict[str, float] = {}
-        self._t = time.thread_time()
+        self._t = time.process_time()
 
     def lap(self, name: str) -> None:
-        now = time.thread_time()
+        now = time.process_time()
         self.split[name] = self.split.get(name, 0.0) + now - self._t
         self._t = now
 
@@ -133,29 +135,29 @@ def set_task(ctx: TaskContext, t: int, *after: object) -> dict[str, float]:
             clock.lap("chain")
         olat = np.empty((L, H, W, 3), np.float16)
         conf = np.empty((L, H, W), np.float16)
-        for led in range(L):
-            i = int(plan.olat[t, led])
-            dn = _read(ctx, images, i)
+        for lo in range(0, L, BATCH):
+            leds = np.arange(lo, min(lo + BATCH, L))
+            src = plan.olat[t, leds]
+            dn = np.stack([_read(ctx, images, int(i)) for i in src])
             clock.lap("io")
-            scale = None if ctx.led_scale is None else ctx.led_scale[led]
-            rgb = develop(dn, plan.bayer, ctx.black, ctx.white, float(gain[i]), scale)
+            scale = None if ctx.led_scale is None else ctx.led_scale[leds]
+            rgb = develop_batch(dn, plan.bayer, ctx.black, ctx.white, gain[src], scale)
             saturated = (dn >= ctx.white).astype(np.float32)
             clock.lap("demosaic")
-            if chain is None:
-                olat[led] = rgb
-                c = np.ones((H, W), np.float32)
-                sat = saturated
-                clock.lap("warp")
-            else:
-                j = plan.track_no(i)
+            for k, (led, i) in enumerate(zip(leds, src, strict=True)):
+                if chain is None:
+                    olat[led] = rgb[k]
+                    conf[led] = 1.0 - saturated[k]
+                    continue
+                j = plan.track_no(int(i))
                 t0, t1 = times[plan.tracking[j]], times[plan.tracking[j + 1]]
                 disp, err = chain.at(j, float((times[i] - t0) / (t1 - t0)))
                 clock.lap("chain")
-                olat[led] = warp(rgb, disp, base)
-                c = confidence(err, cfg.confidence_px) * inside(disp, base)
-                sat = sample(saturated, disp, base)
+                (img, sat), ins = warp_many([rgb[k], saturated[k]], disp, base)
+                olat[led] = img
+                conf[led] = np.where((sat > 0) | ~ins, 0.0, confidence(err, cfg.confidence_px))
                 clock.lap("warp")
-            conf[led] = np.where(sat > 0, 0.0, c)
+            clock.lap("warp")
         m = int(plan.middles[t])
         mdn = _read(ctx, images, m)
         clock.lap("io")

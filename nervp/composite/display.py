@@ -44,7 +44,7 @@ class DisplayConfig:
     key: float = 0.18
     """Target of the automatic exposure for the performer's log-average luminance."""
     white: float = 2.0
-    """Highest exposed value allowed for the performer's 99th-percentile luminance."""
+    """Highest exposed value allowed for the performer's 99.9th-percentile luminance."""
 
 
 def luminance(rgb: Tensor | np.ndarray) -> Tensor | np.ndarray:
@@ -56,7 +56,7 @@ def auto_exposure(linear: Tensor, alpha: Tensor | None = None, key: float = 0.18
                   white: float = 2.0) -> float:
     """Exposure multiplier metered on `linear` (..., H, W, 3), like a photographer's meter:
     the performer's log-average luminance goes to `key` (mid-grey), unless that would push
-    its highlights (99th percentile) past `white` (near the top of the filmic curve), in
+    its highlights (99.9th percentile) past `white` (near the top of the filmic curve), in
     which case the highlights decide. Low-key looks therefore stay low-key.
 
     Only pixels with alpha > 0.5 (the performer) are metered when `alpha` (..., H, W) is
@@ -70,7 +70,7 @@ def auto_exposure(linear: Tensor, alpha: Tensor | None = None, key: float = 0.18
         return 1.0
     v = y[keep]
     logavg = float(torch.exp(torch.log(v).mean()))
-    high = float(torch.quantile(v[:: max(1, v.numel() // 1_000_000)], 0.99))
+    high = float(torch.quantile(v[:: max(1, v.numel() // 1_000_000)], 0.999))
     return min(key / logavg, white / high)
 
 

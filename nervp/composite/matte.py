@@ -27,6 +27,7 @@ from torch import Tensor
 
 from nervp.composite.display import luminance, srgb_encode, tonemap
 from nervp.errors import NervpError
+from nervp.lightstage.dome import Dome
 
 MatteMode = Literal["auto", "dataset", "selfie", "guided", "rim"]
 
@@ -106,7 +107,9 @@ def refine_matte(coarse: Tensor, guide: Tensor, lit: Tensor | None = None,
         in the band, a pixel this picture shows as black (luminance below `cfg.tau`) is the
         light stage's black backdrop, so alpha fades to 0 there. With a rim-lit picture the
         performer's silhouette is lit all round, so only true backdrop is black.
-    Outside the band alpha is the coarse matte rounded to 0 or 1.
+    Outside the band alpha is the coarse matte rounded to 0 or 1. (Applying the backdrop
+    rule outside the band as well, to black regions connected to the frame border, was
+    measured worse: a silhouette part the rim light misses gets cut away.)
     """
     H = coarse.shape[0]
     r = cfg.radius or max(2, round(H / 48))
@@ -224,8 +227,8 @@ def estimate_matte(frame: Tensor, mode: MatteMode, matter: SelfieMatter, rim: Te
 
     mode "selfie": SelfieSegmentation on the frame's picture. "guided": that, refined with
     the frame as guide and backdrop test. "rim": SelfieSegmentation on the rim-lit picture
-    (frame plus `rim`, the same performer lit by rim lights, balanced), refined with the
-    frame's edges and the rim-lit picture's backdrop test.
+    (frame plus `rim`, the same performer lit from behind, balanced), refined with a
+    six-channel guide (frame and rim-lit picture) and the rim-lit picture's backdrop test.
     """
     from nervp.composite.display import auto_exposure, to_display
 
@@ -241,4 +244,25 @@ def estimate_matte(frame: Tensor, mode: MatteMode, matter: SelfieMatter, rim: Te
     if mode == "selfie":
         return coarse
     guide = guide_image(frame, ex)
-    return refine_matte(coarse, guide, guide_image(lit_lin, ex), cfg)
+    if mode == "guided":
+        return refine_matte(coarse, guide, guide, cfg)
+    lit = guide_image(lit_lin, ex)
+    return refine_matte(coarse, torch.cat([guide, lit], -1), lit, cfg)
+
+
+def rim_weights(dome: Dome, calibration: np.ndarray | None = None,
+                camera_direction: np.ndarray | tuple[float, float, float] = (0.0, 0.0, 1.0)) -> np.ndarray:
+    """LED weights (L, 3) of the rim light used for matting: every LED behind the performer
+    (on the far side of the plane facing the camera) at its solid angle, i.e. a uniform
+    back hemisphere. Each silhouette point faces some of them at grazing angle, so the
+    whole outline lights up. (Measured better than two or three rim spots: every part of
+    the outline gets light, see docs/RELIGHT.md.)
+
+    dome: the `Dome`; calibration: (L, 3) LED irradiance (`led_calibration`), default ones;
+    camera_direction: from the head toward the camera, world frame.
+    """
+    c = np.asarray(camera_direction, dtype=np.float64)
+    c = c / np.linalg.norm(c)
+    behind = (np.asarray(dome.direction) @ c) < 0
+    irr = np.repeat((dome.solid_angle * behind)[:, None], 3, 1)
+    return (irr if calibration is None else irr / np.asarray(calibration)).astype(np.float32)

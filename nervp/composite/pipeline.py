@@ -24,7 +24,7 @@ from nervp.composite.background import (
     video_frames,
 )
 from nervp.composite.display import DisplayConfig, ToneMap, clip_exposure, to_display
-from nervp.composite.matte import MatteMode, SelfieMatter, composite, estimate_matte
+from nervp.composite.matte import MatteMode, SelfieMatter, composite, estimate_matte, rim_weights
 from nervp.composite.output import OutFrame, OutputSpec, contact_strip, output_spec, tee, write_clip
 from nervp.errors import ConfigError, NervpError
 from nervp.relight.core import relight
@@ -37,7 +37,6 @@ from nervp.relight.lighting import (
     rotate_lighting,
     weights_for,
 )
-from nervp.relight.looks import LOOKS, look_weights
 from nervp.relight.weights import Spread, led_calibration
 
 
@@ -191,7 +190,12 @@ def render_frames(plan: _Plan, s: RelightSettings, on_frame=None) -> Iterator[Ou
     src = plan.src
     H, W = src.height, src.width
     n = len(plan.frames)
-    rim_w = look_weights(LOOKS["rim"], src.dome, plan.calibration) if plan.matte == "rim" else None
+    rim_w = None
+    if plan.matte == "rim":
+        cam_dir = (0.0, 0.0, 1.0)
+        if src.camera is not None:  # camera centre -R^T t, seen from the head
+            cam_dir = tuple((-(src.camera["R"].T @ src.camera["t"])).tolist())
+        rim_w = rim_weights(src.dome, plan.calibration, cam_dir)
     video = video_frames(plan.bg.video, H, W) if plan.bg.kind == "video" else None
     matter = SelfieMatter() if plan.matte in ("selfie", "guided", "rim") else None
     exposure: float | None = None

@@ -131,8 +131,8 @@ class Look:
     name: str
     lights: tuple[VirtualLight, ...] = ()
     ambient: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    backdrop: tuple[tuple[float, float, float], tuple[float, float, float]] = ((0.05, 0.05, 0.05),
-                                                                               (0.02, 0.02, 0.02))
+    backdrop: tuple[tuple[float, float, float], tuple[float, float, float]] = ((0.012, 0.012, 0.012),
+                                                                               (0.005, 0.005, 0.005))
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
 
     def rotated(self, axis: tuple[float, float, float], degrees: float) -> Look:
@@ -171,18 +171,18 @@ LOOKS: dict[str, Look] = {
         light(-40, 30, 1.5, 0.6, WARM, 1.0, "key"),
         light(45, 5, 1.5, 1.0, COOL, 0.3, "fill"),
         light(150, 35, 1.5, 0.3, (1.0, 1.0, 1.0), 1.2, "rim"),
-    ), ambient=(0.01, 0.01, 0.01), backdrop=((0.12, 0.12, 0.13), (0.04, 0.04, 0.045))),
+    ), ambient=(0.01, 0.01, 0.01), backdrop=((0.05, 0.05, 0.055), (0.015, 0.015, 0.017))),
     "rembrandt": Look("rembrandt", (
-        light(-50, 40, 1.5, 0.25, WARM, 1.3, "key"),
-        light(30, 0, 1.5, 1.2, (1.0, 1.0, 1.0), 0.06, "fill"),
-    ), backdrop=((0.05, 0.035, 0.025), (0.015, 0.01, 0.008))),
+        light(-45, 45, 1.5, 0.25, WARM, 1.3, "key"),
+        light(30, 0, 1.5, 1.2, (1.0, 1.0, 1.0), 0.04, "fill"),
+    ), backdrop=((0.012, 0.009, 0.007), (0.004, 0.003, 0.002))),
     "cyberpunk": Look("cyberpunk", (
         light(-130, 15, 1.5, 0.3, (1.0, 0.1, 0.8), 1.6, "magenta rim"),
         light(130, 15, 1.5, 0.3, (0.1, 0.9, 1.0), 1.6, "cyan rim"),
         light(0, -20, 1.5, 1.0, (0.2, 0.3, 1.0), 0.2, "blue fill"),
-    ), ambient=(0.008, 0.004, 0.016), backdrop=((0.05, 0.01, 0.08), (0.0, 0.02, 0.05))),
+    ), ambient=(0.008, 0.004, 0.016), backdrop=((0.02, 0.004, 0.03), (0.0, 0.008, 0.02))),
     "hard": Look("hard", (light(-60, 20, 2.0, 0.0, (1.0, 1.0, 1.0), 1.2, "sun"),),
-                 ambient=(0.01, 0.01, 0.012), backdrop=((0.1, 0.1, 0.1), (0.03, 0.03, 0.03))),
+                 ambient=(0.01, 0.01, 0.012), backdrop=((0.04, 0.04, 0.04), (0.012, 0.012, 0.012))),
     "back": Look("back", (light(180, 10, 1.5, 0.5, (1.0, 1.0, 1.0), 1.5, "back"),),
                  ambient=(0.005, 0.005, 0.005), backdrop=((0.2, 0.2, 0.22), (0.05, 0.05, 0.06))),
     "top": Look("top", (light(0, 85, 1.5, 0.4, (1.0, 1.0, 1.0), 1.3, "top"),),

@@ -8,6 +8,7 @@ import torch
 from nervp.capture.align import (
     FlowChain,
     confidence,
+    demosaic_dn,
     develop,
     dis_flow,
     fb_error,
@@ -19,7 +20,7 @@ from nervp.capture.align import (
     sample_reference,
     warp,
 )
-from nervp.imaging.bayer import mosaic
+from nervp.imaging.bayer import demosaic_bilinear, mosaic
 
 H, W = 24, 32
 
@@ -144,3 +145,11 @@ def test_confidence_and_flow_image():
     img = flow_image(np.full((2, 2, 3), 0.5, np.float32), scale=2.0)
     assert img.dtype == np.uint8 and np.all(img == 255)
     assert flow_image(np.zeros((2, 2, 3), np.float32), 1.0).max() == 0
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GRBG", "GBRG"])
+def test_fast_demosaic_equals_the_reference(pattern):
+    rng = np.random.default_rng(4)
+    dn = rng.integers(0, 256, (3, 12, 18), dtype=np.uint8)
+    ref = demosaic_bilinear(torch.from_numpy(dn.astype(np.float32)), pattern).numpy()
+    np.testing.assert_allclose(demosaic_dn(dn, pattern), ref, atol=1e-4)

@@ -118,3 +118,16 @@ def test_selfie_matte_runs_on_a_picture():
         with pytest.raises(ValueError):
             m(pic.astype(np.float32))
     assert a.shape == (96, 96) and float(a.min()) >= 0 and float(a.max()) <= 1
+
+
+def test_rim_weights_light_the_back_hemisphere():
+    from nervp.composite.matte import rim_weights
+    from nervp.lightstage import DomeConfig, build_dome
+
+    dome = build_dome(DomeConfig(n_lights=96))
+    w = rim_weights(dome)
+    behind = dome.direction[:, 2] < 0
+    assert (w[~behind] == 0).all() and (w[behind] > 0).all()
+    assert w[:, 0].sum() == pytest.approx(dome.solid_angle[behind].sum(), rel=1e-6)
+    side = rim_weights(dome, camera_direction=(1.0, 0.0, 0.0))  # camera on +x: +x LEDs are in front
+    assert (side[dome.direction[:, 0] > 0] == 0).all()
