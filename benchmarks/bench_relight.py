@@ -383,6 +383,12 @@ def make_pictures(stage, frame, out_dir: Path) -> list[str]:
     return written
 
 
+def _stamp(section: dict) -> dict:
+    """Record when a section ran and how busy the (possibly shared) machine was."""
+    section["ran"] = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "load_average_1min": os.getloadavg()[0]}
+    return section
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sections", nargs="+", default=["speed", "truth", "matting", "envmaps", "playback"],
@@ -390,24 +396,24 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--size", type=int, default=256, help="frame size for truth/matting/playback")
     ap.add_argument("--n-dirs", type=int, default=400, help="point lights standing for the environment")
-    ap.add_argument("--quick", action="store_true", help="small sizes, fewer environments")
+    ap.add_argument("--quick", action="store_true", help="small sizes, fewer environments; writes nothing")
     args = ap.parse_args()
     device = torch.device(args.device)
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}
     results["metadata"] = metadata()
     if "speed" in args.sections:
-        results["speed"] = bench_speed(device, [128, 256] if args.quick else [512, 1024])
+        results["speed"] = _stamp(bench_speed(device, [128, 256] if args.quick else [512, 1024]))
     needs_frame = {"truth", "matting", "envmaps", "playback", "pictures"} & set(args.sections)
     if needs_frame:
         stage, frame = capture(64 if args.quick else args.size)
         if "truth" in args.sections:
-            results["truth"] = bench_truth(stage, frame, 120 if args.quick else args.n_dirs, args.quick)
+            results["truth"] = _stamp(bench_truth(stage, frame, 120 if args.quick else args.n_dirs, args.quick))
         if "matting" in args.sections:
-            results["matting"] = bench_matting(stage, frame)
+            results["matting"] = _stamp(bench_matting(stage, frame))
         if "envmaps" in args.sections and ENVMAPS.is_dir():
-            results["envmaps"] = bench_envmaps(stage, frame)
+            results["envmaps"] = _stamp(bench_envmaps(stage, frame))
         if "playback" in args.sections:
-            results["playback"] = bench_playback(stage, frame)
+            results["playback"] = _stamp(bench_playback(stage, frame))
         if "pictures" in args.sections:
             print("pictures:", make_pictures(stage, frame, Path(__file__).parents[1] / "docs" / "images"))
     if not args.quick:

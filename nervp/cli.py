@@ -256,9 +256,9 @@ class Relight(RelightSettings):
     sky or a studio look; matte the performer, put them over the environment's own view (or
     a picture, a video) and write an H.264 MP4, PNG or EXR sequence (docs/RELIGHT.md)."""
 
-    source: tyro.conf.Positional[Path]
+    source: tyro.conf.Positional[Annotated[Path, tyro.conf.arg(metavar="DATASET_OR_FIELD")]]
     """OLAT dataset or low-rank field directory."""
-    out: tyro.conf.Positional[Path]
+    out: tyro.conf.Positional[Annotated[Path, tyro.conf.arg(metavar="OUT")]]
     """OUT.mp4 (H.264), OUT.png (PNG sequence) or OUT.exr (linear half-float EXR sequence with alpha)."""
 
     def run(self) -> None:

@@ -129,11 +129,11 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
     work = resumable_dir(out)
     ctx = TaskContext(raw_path, work, plan, cfg, float(raw.manifest["black_level"]),
                       float(raw.manifest["white_level"]), led_scale, exe.threads)
-    with _exclusive(out):
+    with _exclusive(out), _connect(exe.scheduler) as client:
         _prepare(work, _fingerprint(raw, cfg, plan, led_scale), plan)
         flows = [p for p in range(plan.n_pairs) if not marker(work, "flow", p).exists()]
         sets = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
-        results, where = _execute(ctx, flows, sets, exe, on_progress)
+        results, where = _execute(ctx, flows, sets, exe, client, on_progress)
         missing = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
         if missing:
             raise DatasetError(f"set {missing[0]} reported done but its output is missing; run again to redo it")
@@ -252,7 +252,25 @@ def _prepare(work: Path, fingerprint: str, plan: CapturePlan) -> None:
     state.write_text(json.dumps({"fingerprint": fingerprint, "plan": plan.to_json()}))
 
 
-def _execute(ctx: TaskContext, flows: list[int], sets: list[int], exe: ExecConfig,
+@contextlib.contextmanager
+def _connect(address: str | None) -> Iterator[Any]:
+    """A Dask distributed client for `address` (None: no client), connected before any work."""
+    if not address:
+        yield None
+        return
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout="20s")
+    except OSError as e:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address} ({e}): check --scheduler") from e
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _execute(ctx: TaskContext, flows: list[int], sets: list[int], exe: ExecConfig, client: Any,
              on_progress: Progress | None) -> tuple[list[dict[str, float]], str]:
     """Run the flow tasks, then each set task once its flows are written."""
     import dask
@@ -271,8 +289,8 @@ def _execute(ctx: TaskContext, flows: list[int], sets: list[int], exe: ExecConfi
     tasks = list(ftasks.values()) + stasks
     if on_progress is not None:
         on_progress(0, total)
-    if exe.scheduler:
-        return _on_cluster(tasks, exe.scheduler, ctx, on_progress), f"Dask cluster {exe.scheduler}"
+    if client is not None:
+        return _on_cluster(tasks, client, on_progress), f"Dask cluster {exe.scheduler}"
     n = min(exe.workers or os.cpu_count() or 1, total)
     cb = _Progress(total, on_progress)
     with cb:
@@ -283,21 +301,14 @@ def _execute(ctx: TaskContext, flows: list[int], sets: list[int], exe: ExecConfi
     return list(res), f"{n} local processes"
 
 
-def _on_cluster(tasks: list[Any], address: str, ctx: TaskContext, on_progress: Progress | None) -> list[dict]:
-    from distributed import Client, as_completed
+def _on_cluster(tasks: list[Any], client: Any, on_progress: Progress | None) -> list[dict]:
+    from distributed import as_completed
 
-    try:
-        client = Client(address, timeout="20s")
-    except OSError as e:
-        raise ConfigError(f"cannot reach the Dask scheduler at {address} ({e}): check --scheduler") from e
-    try:
-        futures = client.compute(tasks, optimize_graph=False)
-        for done, _ in enumerate(as_completed(futures), 1):
-            if on_progress is not None:
-                on_progress(done, len(futures))
-        return client.gather(futures)
-    finally:
-        client.close()
+    futures = client.compute(tasks, optimize_graph=False)
+    for done, _ in enumerate(as_completed(futures), 1):
+        if on_progress is not None:
+            on_progress(done, len(futures))
+    return client.gather(futures)
 
 
 class _Progress:

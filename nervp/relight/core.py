@@ -120,8 +120,7 @@ def _run(imgs: Tensor, wt: Tensor, out: Tensor, jobs: list[tuple[int, int]], ch:
     z = torch.empty(group, 3, ch, dtype=torch.float32, device=dev)
     for t, s0 in jobs:
         e0 = min(s0 + ch * group, P3)
-        k = 0
-        for s in range(s0, e0, ch):
+        for k, s in enumerate(range(s0, e0, ch)):
             n = min(ch, e0 - s)
             src = imgs[t, :, s:s + n]
             if convert:
@@ -130,7 +129,6 @@ def _run(imgs: Tensor, wt: Tensor, out: Tensor, jobs: list[tuple[int, int]], ch:
             else:
                 b = src
             torch.mm(wt[t], b, out=z[k] if n == ch else z[k, :, :n])
-            k += 1
         full = (e0 - s0) // ch
         if full:
             out[t, s0:s0 + full * ch].view(full, ch // 3, 3).copy_(

@@ -9,7 +9,7 @@ files the command line accepts.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +116,3 @@ def background_env(lighting: Lighting) -> EnvMap | None:
     if isinstance(lighting, Look):
         return lighting.as_env()
     return None
-
-
-def with_name(lighting: Lighting, name: str) -> Lighting:
-    return replace(lighting, name=name)

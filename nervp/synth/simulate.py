@@ -129,6 +129,7 @@ def stage_manifest(stage: VirtualStage) -> dict:
                        "theta": "axis-angle rx, ry, rz (rad) then tx, ty, tz (m)"},
         "performer": stage.performer.appearance.describe(),
         "source": "virtual light stage",
+        "exposure": stage.cfg.exposure,
     }
 
 

@@ -43,3 +43,12 @@ def test_wrong_kind_is_refused(tmp_path):
         open_source(tmp_path / "raw")
     with pytest.raises(DatasetError, match="does not exist"):
         open_source(tmp_path / "nothing")
+
+
+def test_virtual_stage_datasets_without_exposure_use_the_stage_default(tiny_capture, tmp_path):
+    from nervp.store.olat import write_olat_dataset
+    from nervp.synth.simulate import SimConfig, stage_manifest
+
+    stage = tiny_capture.stage
+    write_olat_dataset(tmp_path / "old.olat", iter(tiny_capture.frames[:1]), 1, stage_manifest(stage), stage.dome)
+    assert open_source(tmp_path / "old.olat").gain == pytest.approx(SimConfig.exposure)
