@@ -84,6 +84,7 @@ def schedule_picture(out: Path, n_lights: int = 96, stride: int = 3, n_sets: int
         ax.plot([mid], [yb], "v", color="k", ms=6)
         ax.text(hi + 2, yb, f"set {k}: middle image {mid}, t = {s.time[mid] * 1e3:.0f} ms", va="center", fontsize=8)
     ax.set_ylim(-14 - 9 * n_sets, n_lights + 2)
+    ax.set_yticks(range(0, n_lights + 1, 20))
     ax.set_ylabel("LED fired")
     ax.set_title(f"{n_lights} LEDs at {s.fps:g} fps, a tracking frame every {s.tracking_every} images; "
                  f"a set on every {_nth(stride)} tracking frame = {s.output_fps:.1f} sets/s (paper Fig. 14)", fontsize=10)
