@@ -24,6 +24,7 @@ from nervp.parse.types import ConditioningMaps, FaceParams, FaceTrack, NormStats
 from nervp.render.camera import Camera
 from nervp.store.zstore import (
     DatasetError,
+    StoredFrames,
     atomic_dataset,
     check_arrays,
     frame_array,
@@ -198,24 +199,8 @@ def write_conditioning(path: Path, chunks: Iterator[tuple[int, ConditioningMaps]
 
 
 @dataclass(frozen=True)
-class ConditioningDataset:
+class ConditioningDataset(StoredFrames):
     """A validated, lazily read `conditioning` dataset. Open with `load_conditioning`."""
-
-    path: Path
-    manifest: dict[str, Any]
-    group: zarr.Group = field(repr=False)
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.manifest["n_frames"])
-
-    @property
-    def height(self) -> int:
-        return int(self.manifest["height"])
-
-    @property
-    def width(self) -> int:
-        return int(self.manifest["width"])
 
     def maps(self, frames: slice = slice(None)) -> ConditioningMaps:
         """The maps of `frames` as float32 tensors (landmark and mask as stored values)."""

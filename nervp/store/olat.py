@@ -8,7 +8,7 @@ surface head-on gives 1/pi.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import zarr
 from nervp.lightstage.dome import Dome
 from nervp.store.zstore import (
     DatasetError,
+    StoredFrames,
     atomic_dataset,
     check_arrays,
     frame_array,
@@ -143,28 +144,12 @@ def write_olat_dataset(
 
 
 @dataclass(frozen=True)
-class OLATDataset:
+class OLATDataset(StoredFrames):
     """A validated, lazily read OLAT dataset. Open with `load_olat`."""
-
-    path: Path
-    manifest: dict[str, Any]
-    group: zarr.Group = field(repr=False)
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.manifest["n_frames"])
 
     @property
     def n_lights(self) -> int:
         return int(self.manifest["n_lights"])
-
-    @property
-    def height(self) -> int:
-        return int(self.manifest["height"])
-
-    @property
-    def width(self) -> int:
-        return int(self.manifest["width"])
 
     @property
     def dome(self) -> Dome:

@@ -10,40 +10,33 @@ each OLAT set; optional group `truth/` holding an OLAT dataset of S frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import zarr
 
 from nervp.lightstage.dome import Dome
 from nervp.lightstage.schedule import TRACKING
 from nervp.store.olat import OLATDataset, olat_from_group
-from nervp.store.zstore import DatasetError, check_arrays, open_group, read_chunk, read_manifest
+from nervp.store.zstore import (
+    DatasetError,
+    StoredImages,
+    check_arrays,
+    open_group,
+    read_chunk,
+    read_manifest,
+)
 
 KIND = "raw"
 
 
 @dataclass(frozen=True)
-class RawStream:
+class RawStream(StoredImages):
     """A validated raw stream. Open with `load_raw`."""
-
-    path: Path
-    manifest: dict[str, Any]
-    group: zarr.Group = field(repr=False)
 
     @property
     def n_images(self) -> int:
         return int(self.manifest["n_images"])
-
-    @property
-    def height(self) -> int:
-        return int(self.manifest["height"])
-
-    @property
-    def width(self) -> int:
-        return int(self.manifest["width"])
 
     @property
     def bayer(self) -> str:

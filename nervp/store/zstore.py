@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,32 @@ from nervp.errors import NervpError
 FORMAT = "nervp"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class StoredImages:
+    """What every validated dataset reader holds: its directory, manifest and zarr group."""
+
+    path: Path
+    manifest: dict[str, Any]
+    group: zarr.Group = field(repr=False)
+
+    @property
+    def height(self) -> int:
+        return int(self.manifest["height"])
+
+    @property
+    def width(self) -> int:
+        return int(self.manifest["width"])
+
+
+@dataclass(frozen=True)
+class StoredFrames(StoredImages):
+    """A dataset whose arrays are indexed by frame (manifest key `n_frames`)."""
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.manifest["n_frames"])
 
 
 class DatasetError(NervpError):
