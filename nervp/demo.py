@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from nervp.config import RAW_PRESETS, sim_preset
+from nervp.fileio import write_json_atomic, write_text_atomic
 from nervp.progress import console, progress_bar
 
 
@@ -99,7 +99,7 @@ def run_demo(out: Path, preset: str = "default") -> None:
     console.rule("3/6 held-out frames against the ground truth")
     run = load_run(run_dir)
     rec = evaluate_run(run, target, {"sky": parse_lighting("sky"), "studio": parse_lighting("studio")})
-    (out / "eval.json").write_text(json.dumps(rec.metrics, indent=1))
+    write_json_atomic(out / "eval.json", rec.metrics)
     save_strip(rec, out / "eval.png")
     m = rec.metrics
 
@@ -151,6 +151,4 @@ pre{{white-space:pre-wrap}}</style>
 {vid('truth_studio.mp4', 'The target capture itself (ground truth) under the studio environment')}
 <h2>4-5. Reenactment, relit</h2>{rows}
 """
-    tmp = out / ".index.html.tmp"
-    tmp.write_text(page)
-    tmp.replace(out / "index.html")
+    write_text_atomic(out / "index.html", page)

@@ -18,43 +18,54 @@ import torch
 from nervp.errors import NervpError
 from nervp.lightstage.dome import Dome
 from nervp.parse.conditioning import conditioning_maps
-from nervp.parse.normalize import normalize as normalize_params
-from nervp.parse.types import FaceParams
+from nervp.parse.normalize import retarget
+from nervp.parse.types import FaceParams, NormStats
 from nervp.store.olat import OLATFrame, write_olat_dataset
 from nervp.train.data import network_input
 from nervp.train.run import FinishedRun, load_run
 from nervp.train.targets import load_target, performer_params
 
 
+def driven_params(target: FaceParams, stats: NormStats, source: FaceParams,
+                  normalize: bool = True) -> tuple[FaceParams, dict]:
+    """The source's θ and φ -- normalised to the target's statistics (eq. 6) unless `normalize`
+    is False, then clipped to the model's range -- on the target's identity β̄, colours and
+    camera: what `source_conditioning` renders (the same `retarget` as `nervp parse condition`).
+    Returns them and a JSON-able report."""
+    driven, rep = retarget(source, target, stats, enabled=normalize)
+    report: dict = {"normalized": normalize}
+    if rep is not None:
+        report["guarded_dimensions"] = list(rep.guarded)
+        report["clipped_fraction"] = rep.clipped
+    return driven, report
+
+
 def source_conditioning(run: FinishedRun, source: FaceParams, normalize: bool = True,
                         pose: Literal["tracked", "fixed"] = "tracked") -> tuple[torch.Tensor, FaceParams, dict]:
     """(T, C, H, W) conditioning maps of `source` retargeted to the run's target."""
     target, stats = load_target(run.path)
-    report: dict = {"normalized": normalize}
-    if normalize:
-        source, rep = normalize_params(source, stats)
-        report["guarded_dimensions"] = list(rep.guarded)
-    driven = source.replace(beta=target.beta, colour=target.colour, colour_levels=target.colour_levels,
-                            camera=target.camera)
+    driven, report = driven_params(target, stats, source, normalize)
     maps = conditioning_maps(driven, size=(int(run.info["height"]), int(run.info["width"])), pose=pose)
     return maps.stacked().float(), driven.replace(theta=maps.theta, phi=maps.phi), report
 
 
 @torch.no_grad()
-def predict_frames(run: FinishedRun, cond: torch.Tensor, batch: int = 4) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """Run the translator over every frame's window; yield (t, arrays in dataset layout, linear)."""
+def predict_frames(run: FinishedRun, cond: torch.Tensor, batch: int = 4,
+                   frames: list[int] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Run the translator over each frame's window (every frame of `cond`, or only `frames`);
+    yield (t, arrays in dataset layout, linear)."""
     model = run.translator
     dev = next(model.parameters()).device
     n_in = run.cfg.model.in_frames
-    for a in range(0, cond.shape[0], batch):
-        frames = torch.arange(a, min(a + batch, cond.shape[0]))
-        x = network_input(cond, frames, n_in, run.cfg.multi_frame)
+    todo = torch.arange(cond.shape[0]) if frames is None else torch.as_tensor(frames, dtype=torch.long)
+    for chunk in todo.split(batch):
+        x = network_input(cond, chunk, n_in, run.cfg.multi_frame)
         pred = model(x.to(dev))
         olat = (pred.olat.float() * run.olat_scale).permute(0, 1, 3, 4, 2).cpu().numpy()  # (B, L, H, W, 3)
         alpha = pred.alpha[:, 0].float().cpu().numpy()
         normal = (pred.normal.float().permute(0, 2, 3, 1).cpu().numpy()) * (alpha[..., None] > 0.5)
         albedo = pred.albedo.float().permute(0, 2, 3, 1).cpu().numpy() * alpha[..., None]
-        for k, t in enumerate(frames.tolist()):
+        for k, t in enumerate(chunk.tolist()):
             yield t, {"olat": olat[k], "alpha": alpha[k], "normal": normal[k], "albedo": albedo[k]}
 
 

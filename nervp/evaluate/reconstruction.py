@@ -68,7 +68,7 @@ def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting]
     frames = list(run.info["val_frames"]) if frames is None else frames
     if not frames:
         raise ValueError("no held-out frames to evaluate")
-    pred_by_t = dict(predict_frames(run, run.cond))
+    pred_by_t = dict(predict_frames(run, run.cond, frames=frames))
     P = np.stack([pred_by_t[t]["olat"] for t in frames])  # (T, L, H, W, 3)
     G = np.stack([ds.read("olat", t).astype(np.float32) for t in frames])
     dome = ds.dome

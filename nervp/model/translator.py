@@ -48,20 +48,55 @@ class FieldPrediction:
     """One batch of predicted reflectance fields (float32, normalised linear radiance).
 
     Attributes:
-        olat: (B, L, 3, H, W) OLAT images (for the low-rank head, reconstructed from the basis).
-        basis: (B, K, 3, H, W) basis images, or None for the olat head.
-        coeffs: (K, L) coefficients, or None for the olat head.
+        refl: (B, R, 3, H, W) what the reflectance head emits: the L OLAT images (olat head,
+            R = L) or the K basis images (low-rank head, R = K).
+        coeffs: (K, L) the low-rank head's coefficients, or None for the olat head.
         normal: (B, 3, H, W) unit world-space normals.
         albedo: (B, 3, H, W) linear diffuse albedo in [0, 1].
         alpha: (B, 1, H, W) coverage in [0, 1].
+
+    The low-rank head's L images are only materialised on request (`olat`, `lights`), so a
+    loss written against `lights` and `full_lit` costs K, not L, images of memory.
     """
 
-    olat: Tensor
-    basis: Tensor | None
+    refl: Tensor
     coeffs: Tensor | None
     normal: Tensor
     albedo: Tensor
     alpha: Tensor
+
+    @property
+    def basis(self) -> Tensor | None:
+        """(B, K, 3, H, W) basis images of the low-rank head, None for the olat head."""
+        return None if self.coeffs is None else self.refl
+
+    @property
+    def olat(self) -> Tensor:
+        """(B, L, 3, H, W) all L OLAT images."""
+        if self.coeffs is None:
+            return self.refl
+        return torch.einsum("bkchw,kl->blchw", self.refl.float(), self.coeffs.float())
+
+    def lights(self, idx: Tensor) -> Tensor:
+        """(B, len(idx), 3, H, W) the OLAT images of the lights `idx`."""
+        if self.coeffs is None:
+            return self.refl[:, idx]
+        return torch.einsum("bkchw,kl->blchw", self.refl.float(), self.coeffs[:, idx].float())
+
+    def full_lit(self) -> Tensor:
+        """(B, 3, H, W) the sum of all OLAT images (every light at unit weight): the full-lit image."""
+        if self.coeffs is None:
+            return self.refl.sum(1)
+        return torch.einsum("bkchw,k->bchw", self.refl.float(), self.coeffs.float().sum(1))
+
+
+def basis_coordinates(olat: Tensor, coeffs: Tensor, ridge: float = 1e-6) -> Tensor:
+    """(B, K, 3, H, W) least-squares basis images b with b @ coeffs closest to `olat` (B, L, 3, H, W)."""
+    C = coeffs.float()
+    gram = C @ C.T
+    gram = gram + ridge * gram.diagonal().mean() * torch.eye(C.shape[0], device=C.device)
+    z = torch.einsum("blchw,kl->bkchw", olat.float(), C)
+    return torch.einsum("bkchw,kj->bjchw", z, torch.linalg.inv(gram))
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -107,6 +142,26 @@ class Translator(nn.Module):
         with torch.no_grad():
             self.coeffs.copy_(coeffs)
 
+    def init_output(self, mean_olat: Tensor, mean_alpha: float, weight_scale: float = 0.1) -> None:
+        """Start the reflectance head at the training data's mean: each output channel's bias
+        gives that light's mean value (`mean_olat`, (L, 3) network units) and the 1x1 weights
+        are scaled down, so the first steps refine a sensible field instead of unlearning an
+        arbitrary offset (Adam moves each weight only about `lr` per step). Same for alpha."""
+        cfg = self.cfg
+        if mean_olat.shape != (cfg.n_lights, 3):
+            raise ValueError(f"mean_olat must be ({cfg.n_lights}, 3), got {tuple(mean_olat.shape)}")
+        m = mean_olat.double().clamp_min(1e-4)
+        with torch.no_grad():
+            self.refl.weight.mul_(weight_scale)
+            if cfg.head == "olat":  # inverse of softplus(x, beta=4)
+                bias = torch.log(torch.expm1(4 * m)) / 4
+            else:  # least-squares basis values of the mean field
+                C = self.coeffs.detach().double().cpu()
+                bias = torch.linalg.solve(C @ C.T, C @ m)
+            self.refl.bias.copy_(bias.reshape(-1).to(self.refl.bias))
+            a = min(max(mean_alpha, 1e-3), 1 - 1e-3)
+            self.aux.bias[6] = float(torch.logit(torch.tensor(a)))
+
     def forward(self, x: Tensor) -> FieldPrediction:
         cfg = self.cfg
         m = 2**cfg.depth
@@ -130,10 +185,8 @@ class Translator(nn.Module):
         alpha = torch.sigmoid(aux[:, 6:7])
         if cfg.head == "olat":
             olat = F.softplus(refl, beta=4.0).view(B, cfg.n_lights, 3, H, W)
-            return FieldPrediction(olat, None, None, normal, albedo, alpha)
-        basis = refl.view(B, cfg.rank, 3, H, W)
-        olat = torch.einsum("bkchw,kl->blchw", basis, self.coeffs)
-        return FieldPrediction(olat, basis, self.coeffs, normal, albedo, alpha)
+            return FieldPrediction(olat, None, normal, albedo, alpha)
+        return FieldPrediction(refl.view(B, cfg.rank, 3, H, W), self.coeffs, normal, albedo, alpha)
 
 
 def pca_coeffs(olat: Tensor, rank: int) -> Tensor:

@@ -45,6 +45,8 @@ class Train:
     """VGG-19 weights (safetensors) for the albedo feature loss; off without it."""
     device: str | None = None
     """auto, cpu or cuda."""
+    minutes: float | None = None
+    """Stop after this many minutes with a checkpoint (run the same command again to go on)."""
 
     def config(self):
         from nervp.train.config import train_preset
@@ -76,7 +78,8 @@ class Train:
                 bar.update(task, completed=step,
                            description=f"train loss {logs.get('total', float('nan')):.4f}")
 
-            last = train_run(self.dataset, self.run_dir, cfg, on_step=on_step, should_stop=lambda: stop["now"])
+            last = train_run(self.dataset, self.run_dir, cfg, on_step=on_step, should_stop=lambda: stop["now"],
+                             time_limit_s=None if self.minutes is None else 60 * self.minutes)
         console.print(f"run {self.run_dir}: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
 
 
@@ -125,20 +128,19 @@ class Evaluate:
     out: Path | None = None
     """JSON report path (default RUN/eval.json); the strip goes beside it as PNG."""
     device: str = "cpu"
+    step: int | None = None
+    """Score this checkpoint's step instead of the final (or latest) weights."""
 
     def run(self) -> None:
-        import json
-
         from nervp.evaluate.reconstruction import evaluate_run, save_strip
+        from nervp.fileio import write_json_atomic
         from nervp.relight.lighting import parse_lighting
         from nervp.train.run import load_run
 
-        run = load_run(self.run_dir, self.device)
+        run = load_run(self.run_dir, self.device, self.step)
         rec = evaluate_run(run, self.dataset, {name: parse_lighting(name) for name in self.light})
         out = self.out or self.run_dir / "eval.json"
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(rec.metrics, indent=1))
-        tmp.replace(out)
+        write_json_atomic(out, rec.metrics)
         save_strip(rec, out.with_suffix(".png"))
         m = rec.metrics
         console.print(f"held-out frames {m['frames']}: relit PSNR {m['overall']['psnr_db']:.2f} dB, SSIM "

@@ -56,10 +56,10 @@ class TrainConfig:
 
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
-    "tiny": TrainConfig(steps=60, batch=2, ckpt_every=20, log_every=5, image_every=30,
+    "tiny": TrainConfig(steps=60, batch=2, lr=1e-3, ckpt_every=20, log_every=5, image_every=30,
                         model=TranslatorConfig(base_channels=16, max_channels=64, depth=3),
                         loss=LossConfig(msssim_lights=4)),
-    "default": TrainConfig(steps=2000, batch=4, model=TranslatorConfig(base_channels=32, max_channels=128, depth=4)),
+    "default": TrainConfig(steps=2000, batch=4, lr=5e-4, model=TranslatorConfig(base_channels=32, max_channels=128, depth=4)),
     "paper": TrainConfig(steps=100000, batch=4, model=TranslatorConfig(base_channels=64, max_channels=512, depth=5),
                          loss=LossConfig(msssim_lights=0)),
 }

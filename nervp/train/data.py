@@ -3,6 +3,7 @@ reflectance field (OLAT images, normal, albedo, alpha), held in memory as float1
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,16 @@ class TrainingSet:
     @property
     def n_frames(self) -> int:
         return int(self.cond.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.cond, self.olat, self.normal, self.albedo,
+                                                          self.alpha, self.full_lit))
+
+    def to(self, device: torch.device) -> TrainingSet:
+        """The same frames with the image tensors on `device` (frame indices stay on the CPU)."""
+        return dataclasses.replace(self, **{k: getattr(self, k).to(device) for k in
+                                            ("cond", "olat", "normal", "albedo", "alpha", "full_lit")})
 
     def window(self, frames: Tensor, in_frames: int) -> Tensor:
         return cond_windows(self.cond, frames, in_frames)

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from nervp.errors import NervpError
+from nervp.fileio import write_json_atomic
 from nervp.model.shape_regressor import ShapeRegressor, train_regressor
 from nervp.model.translator import Translator
 from nervp.store.olat import OLATDataset, load_olat
@@ -29,12 +30,6 @@ COND = "conditioning.safetensors"
 
 class RunError(NervpError):
     """A run directory is missing, incomplete or incompatible."""
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
 
 
 def check_dataset_for_training(ds: OLATDataset) -> None:
@@ -81,12 +76,14 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
                "dome": ds.manifest["dome"], "camera": ds.manifest.get("camera"),
                "height": ds.height, "width": ds.width, "target": tgt.meta,
                "val_frames": data.val_idx.tolist()}
-    _write_json(cfg_path, payload)
+    write_json_atomic(cfg_path, payload)
     return payload
 
 
-def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, should_stop=None) -> dict:
-    """Prepare (first time) and train (or resume) a run; returns the last logged scalars."""
+def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, should_stop=None,
+              time_limit_s: float | None = None) -> dict:
+    """Prepare (first time) and train (or resume) a run; returns the last logged scalars.
+    With `time_limit_s` training stops after that long with a checkpoint (resume it later)."""
     device = resolve_device(cfg.device)
     dinfo = init_distributed(device)
     run_dir = Path(run_dir)
@@ -104,12 +101,12 @@ def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, shou
         reg.load_state_dict(load_file(str(run_dir / "regressor.safetensors")))
         reg.eval().requires_grad_(False)
     trainer = Trainer(run_dir, cfg, data, tensors["beta_bar"], reg, dinfo)
-    last = trainer.fit(on_step=on_step, should_stop=should_stop)
+    last = trainer.fit(on_step=on_step, should_stop=should_stop, time_limit_s=time_limit_s)
     if dinfo.main and trainer.step >= cfg.steps:
         save_file({k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()},
                   str(run_dir / ".model.safetensors.tmp"))
         os.replace(run_dir / ".model.safetensors.tmp", run_dir / "model.safetensors")
-        _write_json(run_dir / "final.json", {"step": trainer.step, **last, "olat_scale": info["olat_scale"]})
+        write_json_atomic(run_dir / "final.json", {"step": trainer.step, **last, "olat_scale": info["olat_scale"]})
     return last
 
 
@@ -135,8 +132,9 @@ class FinishedRun:
     step: int
 
 
-def load_run(run_dir: Path | str, device: str = "cpu") -> FinishedRun:
-    """The one loader for runs. Raises RunError/CheckpointError naming the problem."""
+def load_run(run_dir: Path | str, device: str = "cpu", step: int | None = None) -> FinishedRun:
+    """The one loader for runs: the final weights, else the latest checkpoint; with `step`, that
+    step's checkpoint. Raises RunError/CheckpointError naming the problem."""
     run_dir = Path(run_dir)
     cfg_path = run_dir / CONFIG
     if not cfg_path.is_file():
@@ -148,8 +146,14 @@ def load_run(run_dir: Path | str, device: str = "cpu") -> FinishedRun:
         raise RunError(f"{cfg_path} is corrupted or from another nervp version ({e}): train a new run") from e
     model = Translator(cfg.model)
     final = run_dir / "model.safetensors"
-    step = int(cfg.steps)
-    if final.exists():
+    if step is not None:
+        ckpt = run_dir / "checkpoints" / f"step_{step:07d}.json"
+        if not ckpt.exists():
+            have = sorted(p.stem.removeprefix("step_").lstrip("0") for p in (run_dir / "checkpoints").glob("step_*.json"))
+            raise RunError(f"{run_dir} has no checkpoint of step {step}: choose one of {', '.join(have) or 'none'}")
+        step = int(load_checkpoint(ckpt, {"translator": model})["step"])
+    elif final.exists():
+        step = int(cfg.steps)
         try:
             sd = load_file(str(final))
             model.load_state_dict(sd, strict=True)

@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from nervp.errors import NervpError
+from nervp.fileio import write_json_atomic
 from nervp.parse.conditioning import conditioning_maps, sample_vertex_colours
 from nervp.parse.fit import fit_track
 from nervp.parse.normalize import param_stats
@@ -95,7 +96,7 @@ def save_target(run_dir: Path, params: FaceParams, stats: NormStats) -> None:
     os.replace(tmp, run_dir / f"{PARAMS}.safetensors")
     meta = {"width": cam.width, "height": cam.height, "fps": params.fps, "id_names": list(params.id_names),
             "expr_names": list(params.expr_names), "colour_levels": params.colour_levels, "stats": stats.to_json()}
-    (run_dir / f"{PARAMS}.json").write_text(json.dumps(meta, indent=1))
+    write_json_atomic(run_dir / f"{PARAMS}.json", meta)
 
 
 def load_target(run_dir: Path) -> tuple[FaceParams, NormStats]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -34,7 +35,15 @@ from nervp.model.translator import PatchDiscriminator, Translator, pca_coeffs
 from nervp.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from nervp.train.config import TrainConfig
 from nervp.train.data import TrainingSet, network_input
-from nervp.train.losses import gan_d_loss, gan_g_loss, light_subset, msssim_loss, normal_loss
+from nervp.train.losses import (
+    disc_fields,
+    field_mse,
+    gan_d_loss,
+    gan_g_loss,
+    light_subset,
+    msssim_loss,
+    normal_loss,
+)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -91,13 +100,18 @@ class Trainer:
             from nervp.errors import ConfigError
 
             raise ConfigError(f"--batch {cfg.batch} must be divisible by the {dinfo.world} processes")
+        if self.device.type == "cuda":  # keep the frames on the GPU when they take under a third of it
+            free, _ = torch.cuda.mem_get_info(self.device)
+            if data.nbytes < free / 3:
+                self.data = data = data.to(self.device)
         torch.manual_seed(cfg.seed)
         self.model = Translator(cfg.model).to(self.device)
+        sample = data.olat[data.train_idx[:: max(1, len(data.train_idx) // 8)]].float()
         if cfg.model.head == "lowrank":
-            sample = data.olat[data.train_idx[:: max(1, len(data.train_idx) // 8)]].float()
             self.model.init_coeffs(pca_coeffs(sample, cfg.model.rank).to(self.device))
-        L = cfg.model.n_lights
-        self.disc = PatchDiscriminator(cfg.model.cond_channels, L * 3).to(self.device) if cfg.loss.gan > 0 else None
+        self.model.init_output(sample.mean((0, 3, 4)).cpu(), float(data.alpha[data.train_idx].float().mean()))
+        refl = cfg.model.n_lights if cfg.model.head == "olat" else cfg.model.rank
+        self.disc = PatchDiscriminator(cfg.model.cond_channels, refl * 3).to(self.device) if cfg.loss.gan > 0 else None
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_disc, betas=(0.5, 0.999)) if self.disc else None
         self.regressor = regressor.to(self.device) if regressor is not None and cfg.loss.context > 0 else None
@@ -145,27 +159,26 @@ class Trainer:
     def _batch(self, frames: Tensor) -> dict[str, Tensor]:
         d, dev = self.data, self.device
         n_in = self.cfg.model.in_frames
+        frames = frames.to(d.cond.device)
         x = network_input(d.cond, frames, n_in, self.cfg.multi_frame)
         return {"x": x.to(dev), "cond": d.cond[frames].to(dev), "olat": d.olat[frames].to(dev).float(),
                 "normal": d.normal[frames].to(dev).float(), "albedo": d.albedo[frames].to(dev).float(),
                 "alpha": d.alpha[frames].to(dev).float()}
 
-    def losses(self, b: dict[str, Tensor], gen: torch.Generator) -> tuple[Tensor, dict[str, float], Tensor]:
+    def losses(self, b: dict[str, Tensor], gen: torch.Generator) -> tuple[Tensor, dict[str, float], tuple[Tensor, Tensor]]:
         """Translator loss (eq. 5 without the GAN term's discriminator update)."""
         lc = self.cfg.loss
         with self._autocast():
             pred = self.ddp(b["x"])
-        pred_olat = pred.olat.float()
         logs: dict[str, float] = {}
         total = torch.zeros((), device=self.device)
         if lc.mse:
-            v = ((pred_olat - b["olat"]) ** 2).mean()
+            v = field_mse(pred, b["olat"])
             total = total + lc.mse * v
             logs["mse"] = float(v.detach())
         if lc.msssim:
-            sub = light_subset(pred_olat.shape[1], lc.msssim_lights, gen).to(self.device)
-            B, _, C, H, W = pred_olat.shape
-            v = msssim_loss(pred_olat[:, sub].reshape(-1, C, H, W), b["olat"][:, sub].reshape(-1, C, H, W))
+            sub = light_subset(self.cfg.model.n_lights, lc.msssim_lights, gen).to(self.device)
+            v = msssim_loss(pred.lights(sub).float().flatten(0, 1), b["olat"][:, sub].flatten(0, 1))
             total = total + lc.msssim * v
             logs["msssim"] = float(v.detach())
         if lc.normal:
@@ -181,30 +194,30 @@ class Trainer:
             total = total + lc.alpha * v
             logs["alpha"] = float(v.detach())
         if self.regressor is not None:
-            full = pred_olat.sum(1)  # differentiable re-render of the full-lit image
+            full = pred.full_lit().float()  # differentiable re-render of the full-lit image
             v = (self.regressor(full) - self.beta_bar[None]).abs().mean()
             total = total + lc.context * v
             logs["context"] = float(v.detach())
-        field = pred_olat.flatten(1, 2)
+        fake, real = disc_fields(pred, b["olat"])
         if self.ddp_d is not None:
-            v = gan_g_loss(self.ddp_d(b["cond"], field))
+            v = gan_g_loss(self.ddp_d(b["cond"], fake))
             total = total + lc.gan * v
             logs["gan_g"] = float(v.detach())
         logs["total"] = float(total.detach())
-        return total, logs, field
+        return total, logs, (fake, real)
 
     def train_step(self) -> dict[str, float]:
         cfg, d = self.cfg, self.dinfo
         frames = batch_frames(cfg.seed, self.step, self.data.train_idx, cfg.batch)[d.rank::d.world]
         b = self._batch(frames)
         gen = step_generator(cfg.seed, self.step)
-        loss, logs, field = self.losses(b, gen)
+        loss, logs, (fake, real) = self.losses(b, gen)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         if self.ddp_d is not None:
             n = b["cond"].shape[0]
-            both = self.ddp_d(torch.cat([b["cond"], b["cond"]]), torch.cat([b["olat"].flatten(1, 2), field.detach()]))
+            both = self.ddp_d(torch.cat([b["cond"], b["cond"]]), torch.cat([real, fake.detach()]))
             ld = gan_d_loss(both[:n], both[n:])
             self.opt_d.zero_grad(set_to_none=True)
             ld.backward()
@@ -238,9 +251,21 @@ class Trainer:
                 "val_full_psnr_db": 10 * math.log10(peak_full**2 / max(sum(mse_full) / len(mse_full), 1e-12))}
 
     # ---- loop
+    def _out_of_time(self, deadline: float | None) -> bool:
+        """True once the wall-clock `deadline` (time.monotonic) has passed on any process."""
+        if deadline is None:
+            return False
+        late = torch.tensor([float(time.monotonic() > deadline)])
+        if self.dinfo.world > 1:
+            dist.all_reduce(late, op=dist.ReduceOp.MAX)
+        return bool(late.item())
+
     def fit(self, on_step: Callable[[int, dict[str, float]], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> dict[str, float]:
+            should_stop: Callable[[], bool] | None = None, time_limit_s: float | None = None) -> dict[str, float]:
+        """Train until cfg.steps. `should_stop` ends the loop at once (like a crash: work since the last
+        checkpoint is lost); `time_limit_s` ends it after that many seconds with a checkpoint saved."""
         cfg = self.cfg
+        deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
         writer = None
         if self.dinfo.main:
             from torch.utils.tensorboard import SummaryWriter
@@ -270,6 +295,9 @@ class Trainer:
                 on_step(self.step, last)
             if should_stop is not None and should_stop():
                 break
+            if self.step < cfg.steps and self._out_of_time(deadline):
+                self.save()
+                break
         if writer is not None:
             writer.close()
         return last
@@ -281,7 +309,7 @@ class Trainer:
         self.model.eval()
         pred = self.model(b["x"])
         self.model.train()
-        full_p, full_t = pred.olat.sum(1), b["olat"].sum(1)
+        full_p, full_t = pred.full_lit(), b["olat"].sum(1)
         peak = float(full_t.amax()) or 1.0
         grid = torch.cat([full_t / peak, full_p / peak, pred.normal * 0.5 + 0.5, pred.albedo], -1).clamp(0, 1)
         writer.add_image("val/truth_pred_normal_albedo", grid[0] ** (1 / 2.2), self.step)

@@ -1,0 +1,50 @@
+"""The reflectance losses of both heads: the low-rank head's basis-space MSE is the same number
+(and gradient) as the MSE of its materialised OLAT images."""
+
+import torch
+
+from nervp.model.translator import FieldPrediction, basis_coordinates
+from nervp.train.losses import disc_fields, field_mse
+
+
+def _lowrank(B=2, K=5, L=12, H=6, W=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    basis = torch.randn(B, K, 3, H, W, generator=g, dtype=torch.float64).float().requires_grad_()
+    C = torch.randn(K, L, generator=g).requires_grad_()
+    aux = torch.zeros(B, 3, H, W)
+    return FieldPrediction(basis, C, aux, aux, aux[:, :1]), torch.rand(B, L, 3, H, W, generator=g)
+
+
+def test_basis_space_mse_equals_materialised_mse_and_gradients():
+    pred, y = _lowrank()
+    v = field_mse(pred, y)
+    v.backward()
+    gb, gc = pred.refl.grad.clone(), pred.coeffs.grad.clone()
+    pred.refl.grad = pred.coeffs.grad = None
+    ref = ((pred.olat - y) ** 2).mean()
+    ref.backward()
+    assert torch.allclose(v, ref, rtol=1e-5)
+    assert torch.allclose(gb, pred.refl.grad, atol=1e-6) and torch.allclose(gc, pred.coeffs.grad, atol=1e-6)
+
+
+def test_lights_full_lit_and_projection_of_an_exact_low_rank_field():
+    pred, _ = _lowrank()
+    with torch.no_grad():
+        olat = pred.olat
+        assert torch.allclose(pred.lights(torch.tensor([3, 0])), olat[:, [3, 0]])
+        assert torch.allclose(pred.full_lit(), olat.sum(1), atol=1e-4)
+        # a field that lies in the span of C projects back onto its own basis exactly
+        assert torch.allclose(basis_coordinates(olat, pred.coeffs), pred.refl, atol=1e-3)
+        fake, real = disc_fields(pred, olat)
+        assert fake.shape == real.shape == (2, 15, 6, 7) and torch.allclose(fake, real, atol=1e-3)
+        # and the MSE of the exact field is zero
+        assert float(field_mse(pred, olat)) < 1e-8
+
+
+def test_olat_head_is_the_plain_mse():
+    y = torch.rand(1, 4, 3, 5, 5)
+    x = torch.rand(1, 4, 3, 5, 5)
+    aux = torch.zeros(1, 3, 5, 5)
+    pred = FieldPrediction(x, None, aux, aux, aux[:, :1])
+    assert torch.allclose(field_mse(pred, y), ((x - y) ** 2).mean())
+    assert pred.basis is None and torch.equal(pred.olat, x) and torch.allclose(pred.full_lit(), x.sum(1))
