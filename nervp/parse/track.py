@@ -104,8 +104,6 @@ def camera_from_manifest(cam: dict, width: int, height: int) -> Camera:
 
 def load_frames(path: Path | str) -> Frames:
     """Frames of a video file or of an OLAT dataset directory (its full-lit images)."""
-    from nervp.viz.video import read_video
-
     path = Path(path)
     if not path.exists():
         raise NervpError(f"{path} does not exist: give a video file or an OLAT dataset directory")
@@ -113,6 +111,8 @@ def load_frames(path: Path | str) -> Frames:
         return _olat_frames(path)
     if path.stat().st_size == 0:
         raise NervpError(f"cannot read video {path}: the file is empty")
+    from nervp.viz.video import read_video  # PyAV only where a video is read
+
     images, fps = read_video(path)
     if not (np.isfinite(fps) and fps > 0):
         fps = 25.0

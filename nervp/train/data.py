@@ -58,7 +58,7 @@ class TrainingSet:
 def cond_windows(cond: Tensor, frames: Tensor, in_frames: int) -> Tensor:
     """(B, in_frames * C, H, W) network input: for each frame t the conditioning maps of frames
     t - in_frames + 1 .. t of `cond` (T, C, H, W), oldest first, repeating frame 0 before the start."""
-    offs = torch.arange(-in_frames + 1, 1)
+    offs = torch.arange(-in_frames + 1, 1, device=frames.device)
     idx = (frames[:, None] + offs[None]).clamp_min(0)
     w = cond[idx]  # (B, F, C, H, W)
     return w.reshape(w.shape[0], -1, *w.shape[-2:])
