@@ -130,7 +130,7 @@ def measure(frames: int, a: argparse.Namespace) -> tuple[dict, BlinkTest, float]
     res = r.to_json()
     e, m = res["eyes"], res["mouth"]
     print(f"{frames} frames: blink frames {res['blink_frames']}; open eye aperture {r.open_eye:.3f}")
-    for name in ("normalized", "normalized_clipped", "not_normalized", "identity_only", "tracked_reference"):
+    for name in ("normalized", "not_normalized", "identity_only", "tracked_reference"):
         at = e[name].get("at_blinks_of_open", {})
         print(f"  {name:18s} eye MAE {e[name]['mean_abs_error']:.4f}  at blinks min {at.get('min', float('nan')):.2f}"
               f" of open  mouth MAE {m[name]['mean_abs_error']:.4f}  r {m[name]['correlation']:.2f}", flush=True)

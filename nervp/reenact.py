@@ -64,7 +64,7 @@ def predict_frames(run: FinishedRun, cond: torch.Tensor, batch: int = 4,
         olat = (pred.olat.float() * run.olat_scale).permute(0, 1, 3, 4, 2).cpu().numpy()  # (B, L, H, W, 3)
         alpha = pred.alpha[:, 0].float().cpu().numpy()
         normal = (pred.normal.float().permute(0, 2, 3, 1).cpu().numpy()) * (alpha[..., None] > 0.5)
-        albedo = pred.albedo.float().permute(0, 2, 3, 1).cpu().numpy() * alpha[..., None]
+        albedo = pred.albedo.float().permute(0, 2, 3, 1).cpu().numpy()  # premultiplied by alpha
         for k, t in enumerate(chunk.tolist()):
             yield t, {"olat": olat[k], "alpha": alpha[k], "normal": normal[k], "albedo": albedo[k]}
 

@@ -79,9 +79,9 @@ def mouth_aperture(beta: Tensor, phi: Tensor, model: HeadModel | None = None) ->
 class BlinkTest:
     """Per-frame apertures (numpy, float64) and their summary (`to_json`).
 
-    eyes: name -> (T, 2) eye apertures; mouth: name -> (T,). Names: "truth", "normalized",
-    "normalized_clipped" (φ then clipped to the fitter's range, as `nervp parse condition
-    --target` does and `nervp reenact` does not), "not_normalized", "identity_only",
+    eyes: name -> (T, 2) eye apertures; mouth: name -> (T,). Names: "truth", "normalized"
+    (eq. 6, then φ clipped to the model's range, as `nervp reenact` renders it), "not_normalized"
+    (`--no-normalize`: clipped only), "identity_only",
     "tracked_reference" (all on the source's frames) and "target_truth", "target_self" (on the
     target's own frames). blink: (T,) bool, the source's blink frames;
     open_eye, open_mouth: the truth's open apertures (median; 90th percentile for the mouth)."""
@@ -98,7 +98,7 @@ class BlinkTest:
         """Summary: per series its mean/min/max and, on the source's frames, its eye aperture at the
         blink frames as a fraction of the reference's open value; per driven series its error
         against the truth (and against the tracked reference where there is one)."""
-        source_frames = ("truth", "normalized", "normalized_clipped", "not_normalized", "identity_only",
+        source_frames = ("truth", "normalized", "not_normalized", "identity_only",
                          "tracked_reference")
 
         def open_value(kind: str, x: np.ndarray) -> float:
@@ -157,7 +157,6 @@ def blink_test(target: FaceParams, target_stats: NormStats, source: FaceParams, 
         blink_fraction: a source frame is a blink where the truth's eye aperture (mean of both
             eyes) is below this fraction of its open value (the median over the clip).
     """
-    from nervp.parse.normalize import clip_phi
     from nervp.reenact import driven_params
 
     model = model or load_head_model()
@@ -168,7 +167,6 @@ def blink_test(target: FaceParams, target_stats: NormStats, source: FaceParams, 
     off, _ = driven_params(target, target_stats, source, normalize=False)
     beta_fit, beta_true = target.beta, torch.as_tensor(target_truth_beta)
     phis = {"truth": (beta_true, truth_phi), "normalized": (beta_fit, on.phi),
-            "normalized_clipped": (beta_fit, clip_phi(on)[0].phi),
             "not_normalized": (beta_fit, off.phi), "identity_only": (beta_fit, truth_phi)}
     if reference is not None:
         if reference.n_frames != source.n_frames:

@@ -49,6 +49,24 @@ def image_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"psnr_db": 10 * math.log10(1 / max(mse, 1e-12)), "ssim": float(s), "mae": float(np.abs(p - t).mean())}
 
 
+def olat_psnr(pred: np.ndarray, truth: np.ndarray) -> list[float]:
+    """PSNR (dB) of each lit OLAT image of (T, L, H, W, 3) arrays, each image divided by its
+    truth's maximum and clipped to [0, 1] as in `image_metrics` (unlit images are skipped)."""
+    peak = truth.max(axis=(2, 3, 4), keepdims=True)
+    lit = peak[..., 0, 0, 0] > 0
+    safe = np.maximum(peak, 1e-8)
+    err = ((np.clip(pred / safe, 0, 1) - np.clip(truth / safe, 0, 1)) ** 2).mean(axis=(2, 3, 4))
+    return (10 * np.log10(1 / np.maximum(err[lit], 1e-12))).tolist()
+
+
+def temporal_change_ratio(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Mean absolute frame-to-frame change of `pred` (T, H, W, 3) over that of `truth`: 1 when the
+    prediction moves exactly as much as the truth, > 1 for flicker, < 1 for a frozen output."""
+    dp = np.abs(np.diff(pred, axis=0)).mean()
+    dg = np.abs(np.diff(truth, axis=0)).mean()
+    return float(dp / max(dg, 1e-12))
+
+
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
@@ -72,8 +90,7 @@ def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting]
     P = np.stack([pred_by_t[t]["olat"] for t in frames])  # (T, L, H, W, 3)
     G = np.stack([ds.read("olat", t).astype(np.float32) for t in frames])
     dome = ds.dome
-    per_olat = [image_metrics(P[i, l], G[i, l])["psnr_db"] for i in range(len(frames)) for l in range(ds.n_lights)
-                if G[i, l].max() > 0]
+    per_olat = olat_psnr(P, G)
     ring = ring_leds(dome)
     ring_rows = [image_metrics(P[i, l], G[i, l]) for i in range(len(frames)) for l in ring]
     env_rows: dict[str, dict] = {}
@@ -96,12 +113,7 @@ def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting]
         n_pred = pred_by_t[t]["normal"]
         cos = np.clip((n_true * n_pred).sum(-1) / np.maximum(np.linalg.norm(n_pred, axis=-1), 1e-6), -1, 1)
         normal_err.append(np.degrees(np.arccos(cos[a])).mean())
-    stability = None
-    if len(frames) > 1 and first is not None:
-        rp, rg = first
-        dp = np.abs(np.diff(rp, axis=0)).mean()
-        dg = np.abs(np.diff(rg, axis=0)).mean()
-        stability = float(dp / max(dg, 1e-12))
+    stability = temporal_change_ratio(*first) if len(frames) > 1 and first is not None else None
     all_rows = ring_rows + env_all
     metrics = {
         "frames": frames, "lights_ring": ring,

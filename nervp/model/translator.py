@@ -48,11 +48,12 @@ class FieldPrediction:
     """One batch of predicted reflectance fields (float32, normalised linear radiance).
 
     Attributes:
-        refl: (B, R, 3, H, W) what the reflectance head emits: the L OLAT images (olat head,
+        refl: (B, R, 3, H, W) what the reflectance head emits, premultiplied by alpha (as the
+            datasets' images are): the L OLAT images (olat head,
             R = L) or the K basis images (low-rank head, R = K).
         coeffs: (K, L) the low-rank head's coefficients, or None for the olat head.
         normal: (B, 3, H, W) unit world-space normals.
-        albedo: (B, 3, H, W) linear diffuse albedo in [0, 1].
+        albedo: (B, 3, H, W) linear diffuse albedo in [0, 1], premultiplied by alpha.
         alpha: (B, 1, H, W) coverage in [0, 1].
 
     The low-rank head's L images are only materialised on request (`olat`, `lights`), so a
@@ -144,17 +145,18 @@ class Translator(nn.Module):
 
     def init_output(self, mean_olat: Tensor, mean_alpha: float, weight_scale: float = 0.1) -> None:
         """Start the reflectance head at the training data's mean: each output channel's bias
-        gives that light's mean value (`mean_olat`, (L, 3) network units) and the 1x1 weights
+        gives that light's mean value on the performer (`mean_olat`, (L, 3) network units, the
+        mean over all pixels, divided by the mean coverage `mean_alpha`) and the 1x1 weights
         are scaled down, so the first steps refine a sensible field instead of unlearning an
         arbitrary offset (Adam moves each weight only about `lr` per step). Same for alpha."""
         cfg = self.cfg
         if mean_olat.shape != (cfg.n_lights, 3):
             raise ValueError(f"mean_olat must be ({cfg.n_lights}, 3), got {tuple(mean_olat.shape)}")
-        m = mean_olat.double().clamp_min(1e-4)
+        m = mean_olat.double() / min(max(mean_alpha, 1e-3), 1.0)  # values on the performer
         with torch.no_grad():
             self.refl.weight.mul_(weight_scale)
             if cfg.head == "olat":  # inverse of softplus(x, beta=4)
-                bias = torch.log(torch.expm1(4 * m)) / 4
+                bias = torch.log(torch.expm1(4 * m.clamp_min(1e-4))) / 4
             else:  # least-squares basis values of the mean field
                 C = self.coeffs.detach().double().cpu()
                 bias = torch.linalg.solve(C @ C.T, C @ m)
@@ -181,12 +183,12 @@ class Translator(nn.Module):
         refl = self.refl(h)
         aux = self.aux(h)
         normal = F.normalize(aux[:, 0:3], dim=1, eps=1e-6)
-        albedo = torch.sigmoid(aux[:, 3:6])
         alpha = torch.sigmoid(aux[:, 6:7])
+        albedo = torch.sigmoid(aux[:, 3:6]) * alpha  # premultiplied, as in the datasets
         if cfg.head == "olat":
-            olat = F.softplus(refl, beta=4.0).view(B, cfg.n_lights, 3, H, W)
+            olat = F.softplus(refl, beta=4.0).view(B, cfg.n_lights, 3, H, W) * alpha[:, None]
             return FieldPrediction(olat, None, normal, albedo, alpha)
-        return FieldPrediction(refl.view(B, cfg.rank, 3, H, W), self.coeffs, normal, albedo, alpha)
+        return FieldPrediction(refl.view(B, cfg.rank, 3, H, W) * alpha[:, None], self.coeffs, normal, albedo, alpha)
 
 
 def pca_coeffs(olat: Tensor, rank: int) -> Tensor:

@@ -88,7 +88,10 @@ def relight(field: ReflectanceField, weights: Tensor | np.ndarray, workers: int 
     flat = out.view(T, P3)
     if imgs.device.type == "cpu":
         ch = 3 * (CPU_CHUNK_PIXELS or max(256, CPU_CHUNK_BYTES // (12 * N)))
-        group = GROUP_CHUNKS
+        n_chunks = T * -(-P3 // ch)
+        n_workers = max(1, min(workers or torch.get_num_threads(), os.cpu_count() or 1))
+        # groups small enough that every worker gets several (a few big jobs leave workers idle)
+        group = max(1, min(GROUP_CHUNKS, n_chunks // (4 * n_workers)))
     else:
         ch = max(3, min(P3, (GPU_CHUNK_BYTES // (4 * N)) // 3 * 3))
         group = 1

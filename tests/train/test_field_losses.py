@@ -48,3 +48,32 @@ def test_olat_head_is_the_plain_mse():
     pred = FieldPrediction(x, None, aux, aux, aux[:, :1])
     assert torch.allclose(field_mse(pred, y), ((x - y) ** 2).mean())
     assert pred.basis is None and torch.equal(pred.olat, x) and torch.allclose(pred.full_lit(), x.sum(1))
+
+
+def _zero_aux(model):
+    with torch.no_grad():
+        model.aux.weight.zero_()
+
+
+def test_output_head_starts_at_the_data_mean_for_both_heads():
+    from nervp.model.translator import Translator, TranslatorConfig
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 11 * 9, 16, 16, generator=g)
+    mean = torch.rand(96, 3, generator=g) * 0.2 + 0.01
+    m = Translator(TranslatorConfig(base_channels=8, max_channels=16, depth=2))
+    m.init_output(mean, mean_alpha=0.25, weight_scale=0.0)
+    _zero_aux(m)
+    out = m(x)
+    assert torch.allclose(out.alpha, torch.full_like(out.alpha, 0.25), atol=1e-6)
+    # premultiplied: value on the performer (mean / alpha) times coverage gives back the mean
+    assert torch.allclose(out.olat.mean((3, 4))[0], mean, rtol=1e-4, atol=1e-6)
+    lr = Translator(TranslatorConfig(base_channels=8, max_channels=16, depth=2, head="lowrank", rank=4))
+    C = torch.linalg.qr(torch.randn(96, 4, generator=g))[0].T  # orthonormal rows
+    lr.init_coeffs(C)
+    in_span = (torch.rand(4, 3, generator=g).T @ C).T.abs()  # a mean inside the basis' span ...
+    in_span = (C.T @ (C @ in_span))  # ... exactly
+    lr.init_output(in_span, mean_alpha=0.5, weight_scale=0.0)
+    _zero_aux(lr)
+    out = lr(x)
+    assert torch.allclose(out.olat.mean((3, 4))[0], in_span, atol=1e-5)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One prepared GPU session (run from the repository root on a CUDA machine):
+# Translator quality and cost in one script (repository root; made for one GPU session, runs on
+# CPU too):
 #  1. the training benchmark on CUDA (128², 256², 512², both heads, inference fps);
 #  2. a simulated 256² target, and five translator runs trained at once for MINUTES each:
 #     the 96-image head, the low-rank head (K = 16), and three ablations (no multi-frame input,
@@ -7,11 +8,12 @@
 #  3. every run scored on its held-out frames at the step all runs reached (same training
 #     length), and the 96-image head again at its last step.
 # Results: $OUT/train_<device>.json, $OUT/summary.json, $OUT/results.tar.gz (eval JSON + strips +
-# training logs), $OUT/session.log. Rehearse on CPU with
-#   SIZE=64 FRAMES=16 MINUTES=0.3 DEVICE=cpu BENCH=0 PRESET=tiny OUT=/tmp/g bash benchmarks/gpu_session.sh
+# training logs), $OUT/session.log. On CPU (2 cores), e.g.
+#   SIZE=64 FRAMES=60 MINUTES=12 DEVICE=cpu BENCH=0 PRESET=tiny THREADS=1 CKPT=100 \
+#     RUNS="olat lowrank no_multi_frame no_context" OUT=out/quality bash benchmarks/translator_quality.sh
 set -uo pipefail
 SIZE=${SIZE:-256}; FRAMES=${FRAMES:-120}; MINUTES=${MINUTES:-4}; DEVICE=${DEVICE:-cuda}
-BENCH=${BENCH:-1}; PRESET=${PRESET:-default}; CKPT=${CKPT:-500}
+BENCH=${BENCH:-1}; PRESET=${PRESET:-default}; CKPT=${CKPT:-500}; THREADS=${THREADS:-3}
 RUNS=${RUNS:-olat lowrank no_multi_frame no_context no_gan}
 OUT=${OUT:-/tmp/nervp_gpu}; W=${WORK:-/tmp/nervp_gpu_work}
 mkdir -p "$OUT" "$W"
@@ -22,7 +24,7 @@ log() { echo "[$(date +%T)] $*"; }
 log "start: size $SIZE, $FRAMES frames, $MINUTES min per run on $DEVICE"
 python3 -c "import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))"
 
-OMP_NUM_THREADS=10 $py simulate "$W/target.olat" --frames "$FRAMES" --size "$SIZE" --seed 0 --overwrite \
+OMP_NUM_THREADS=${SIM_THREADS:-$(nproc)} $py simulate "$W/target.olat" --frames "$FRAMES" --size "$SIZE" --seed 0 --overwrite \
   > "$W/simulate.log" 2>&1 &
 sim=$!
 if [ "$BENCH" = 1 ]; then
@@ -36,7 +38,7 @@ log "dataset ready: $(tail -1 "$W/simulate.log")"
 declare -A extra=([olat]="" [lowrank]="--head lowrank --rank 16" [no_multi_frame]="--no-multi-frame" [no_context]="--no-context" [no_gan]="--no-gan")
 pids=()
 for v in $RUNS; do
-  OMP_NUM_THREADS=3 $py train "$W/target.olat" "$W/$v" --preset "$PRESET" --params truth --steps 1000000 \
+  OMP_NUM_THREADS=$THREADS $py train "$W/target.olat" "$W/$v" --preset "$PRESET" --params truth --steps 1000000 \
     --ckpt-every "$CKPT" --minutes "$MINUTES" --device "$DEVICE" ${extra[$v]} > "$W/$v.train.log" 2>&1 &
   pids+=($!)
 done
@@ -56,10 +58,10 @@ PY
 log "common checkpoint step: $common"
 pids=()
 for v in $RUNS; do
-  $py evaluate "$W/$v" "$W/target.olat" --device "$DEVICE" --step "$common" --out "$W/$v/eval_common.json" > "$W/$v.eval.log" 2>&1 &
+  OMP_NUM_THREADS=$THREADS $py evaluate "$W/$v" "$W/target.olat" --device "$DEVICE" --step "$common" --out "$W/$v/eval_common.json" > "$W/$v.eval.log" 2>&1 &
   pids+=($!)
 done
-$py evaluate "$W/olat" "$W/target.olat" --device "$DEVICE" --out "$W/olat/eval_last.json" > "$W/olat.eval_last.log" 2>&1 &
+OMP_NUM_THREADS=$THREADS $py evaluate "$W/olat" "$W/target.olat" --device "$DEVICE" --out "$W/olat/eval_last.json" > "$W/olat.eval_last.log" 2>&1 &
 pids+=($!)
 wait "${pids[@]}"
 cat "$W"/*.eval*.log
