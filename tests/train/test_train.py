@@ -86,6 +86,18 @@ def test_interrupted_run_resumes_exactly(tiny_olat, trained, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_time_limit_stops_with_a_checkpoint_and_resume_finishes(tiny_olat, trained, tmp_path):
+    run = tmp_path / "t"
+    train_run(tiny_olat, run, cfg(steps=4, ckpt_every=100), time_limit_s=0.0)  # out of time after step 1
+    assert not (run / "model.safetensors").exists()
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.json")) == ["step_0000001.json"]
+    assert load_run(run).step == 1 and load_run(run, step=1).step == 1
+    with pytest.raises(RunError, match="no checkpoint of step 3"):
+        load_run(run, step=3)
+    train_run(tiny_olat, run, cfg(steps=4, ckpt_every=100))
+    assert load_run(run).step == 4 and (run / "model.safetensors").exists()
+
+
 def test_kill_9_then_resume(tiny_olat, trained, tmp_path):
     run = tmp_path / "k"
     cmd = [sys.executable, "-m", "nervp.cli", "train", str(tiny_olat), str(run), "--preset", "tiny",
