@@ -149,8 +149,9 @@ def load_run(run_dir: Path | str, device: str = "cpu", step: int | None = None) 
     if step is not None:
         ckpt = run_dir / "checkpoints" / f"step_{step:07d}.json"
         if not ckpt.exists():
-            have = sorted(p.stem.removeprefix("step_").lstrip("0") for p in (run_dir / "checkpoints").glob("step_*.json"))
-            raise RunError(f"{run_dir} has no checkpoint of step {step}: choose one of {', '.join(have) or 'none'}")
+            have = sorted(int(p.stem.removeprefix("step_")) for p in (run_dir / "checkpoints").glob("step_*.json"))
+            raise RunError(f"{run_dir} has no checkpoint of step {step}: choose one of "
+                           f"{', '.join(map(str, have)) or 'none'}")
         step = int(load_checkpoint(ckpt, {"translator": model})["step"])
     elif final.exists():
         step = int(cfg.steps)

@@ -165,7 +165,7 @@ class Trainer:
                 "normal": d.normal[frames].to(dev).float(), "albedo": d.albedo[frames].to(dev).float(),
                 "alpha": d.alpha[frames].to(dev).float()}
 
-    def losses(self, b: dict[str, Tensor], gen: torch.Generator) -> tuple[Tensor, dict[str, float], tuple[Tensor, Tensor]]:
+    def losses(self, b: dict[str, Tensor], gen: torch.Generator) -> tuple[Tensor, dict[str, float], tuple[Tensor | None, Tensor | None]]:
         """Translator loss (eq. 5 without the GAN term's discriminator update)."""
         lc = self.cfg.loss
         with self._autocast():
@@ -198,8 +198,9 @@ class Trainer:
             v = (self.regressor(full) - self.beta_bar[None]).abs().mean()
             total = total + lc.context * v
             logs["context"] = float(v.detach())
-        fake, real = disc_fields(pred, b["olat"])
+        fake = real = None
         if self.ddp_d is not None:
+            fake, real = disc_fields(pred, b["olat"])
             v = gan_g_loss(self.ddp_d(b["cond"], fake))
             total = total + lc.gan * v
             logs["gan_g"] = float(v.detach())
@@ -255,7 +256,7 @@ class Trainer:
         """True once the wall-clock `deadline` (time.monotonic) has passed on any process."""
         if deadline is None:
             return False
-        late = torch.tensor([float(time.monotonic() > deadline)])
+        late = torch.tensor([float(time.monotonic() > deadline)], device=self.device)  # NCCL needs CUDA tensors
         if self.dinfo.world > 1:
             dist.all_reduce(late, op=dist.ReduceOp.MAX)
         return bool(late.item())
