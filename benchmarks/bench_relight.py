@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -39,24 +38,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import machine
 
 OUT = Path(__file__).parent / "results" / "relight.json"
 ENVMAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "envmaps"
 
 
 def metadata() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"python": platform.python_version(), "torch": torch.__version__, "cpu": cpu,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "load_average_1min": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    """The shared machine record plus the load average at the time (the machine may be shared)."""
+    return {**machine(), "load_average_1min": os.getloadavg()[0]}
 
 
 def median_time(fn, device: torch.device, repeat: int = 5) -> float:
