@@ -21,6 +21,7 @@ from nervp.lightstage.dome import Dome
 from nervp.store.olat import OLATDataset, load_olat
 from nervp.store.zstore import (
     DatasetError,
+    StoredFrames,
     atomic_dataset,
     check_arrays,
     frame_array,
@@ -114,37 +115,23 @@ def fit_low_rank(olat: Tensor, rank: int, coeffs: Tensor | None = None) -> Refle
 
 
 @dataclass(frozen=True)
-class FieldSource:
+class FieldSource(StoredFrames):
     """A reflectance field on disk (OLAT dataset or low-rank field), read lazily.
 
     Attributes:
-        path: the dataset directory.
+        path: the dataset directory. manifest: its manifest.
+        group: the zarr group of a low-rank field, or the `OLATDataset` reader of an OLAT dataset.
         kind: "olat" or "field".
-        manifest: its manifest.
         dome: LED geometry and calibration the field is indexed by.
         camera: dict with K (3, 3), R (3, 3), t (3,) float64 (x_cam = R x_world + t), or None.
         coeffs: (K, L) float32 for a low-rank field, None for OLAT.
     """
 
-    path: Path
+    group: Any = field(repr=False)
     kind: str
-    manifest: dict[str, Any]
     dome: Dome
     camera: dict[str, np.ndarray] | None
     coeffs: np.ndarray | None = None
-    _group: Any = field(default=None, repr=False)
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.manifest["n_frames"])
-
-    @property
-    def height(self) -> int:
-        return int(self.manifest["height"])
-
-    @property
-    def width(self) -> int:
-        return int(self.manifest["width"])
 
     @property
     def fps(self) -> float:
@@ -172,9 +159,9 @@ class FieldSource:
         return "alpha" in self.manifest["arrays"]
 
     def _read(self, name: str, index: Any) -> np.ndarray:
-        if isinstance(self._group, OLATDataset):
-            return self._group.read(name, index)
-        return read_chunk(self._group[name], index, self.path, name)
+        if isinstance(self.group, OLATDataset):
+            return self.group.read(name, index)
+        return read_chunk(self.group[name], index, self.path, name)
 
     def read(self, frames: list[int] | np.ndarray, device: torch.device | str = "cpu") -> ReflectanceField:
         """Frames (list of indices) as a ReflectanceField on `device` (images stay float16)."""
@@ -204,7 +191,7 @@ def open_source(path: Path | str) -> FieldSource:
     kind = manifest.get("kind")
     if kind == "olat":
         ds = load_olat(path)
-        return FieldSource(path, "olat", ds.manifest, ds.dome, _camera(ds.manifest), None, ds)
+        return FieldSource(path, ds.manifest, ds, "olat", ds.dome, _camera(ds.manifest), None)
     if kind != FIELD_KIND:
         raise DatasetError(f"{path} holds a {kind!r} dataset; relighting needs an OLAT dataset or a "
                            "low-rank field (for a raw stream, process it into OLAT sets first)")
@@ -223,7 +210,7 @@ def open_source(path: Path | str) -> FieldSource:
     if tuple(arrays["basis"]["shape"]) != (T, K, H, W, 3):
         raise DatasetError(f"{path}: basis shape {arrays['basis']['shape']} disagrees with "
                            f"n_frames={T}, rank={K}, {H}x{W}")
-    return FieldSource(path, FIELD_KIND, manifest, dome, _camera(manifest), coeffs, group)
+    return FieldSource(path, manifest, group, FIELD_KIND, dome, _camera(manifest), coeffs)
 
 
 def write_field(path: Path | str, source: FieldSource, rank: int, overwrite: bool = False,
