@@ -33,7 +33,8 @@ from nervp.train.trainer import Trainer
 size, head, device, repeats, preset, batch = (int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]),
                                               sys.argv[5], int(sys.argv[6]))
 cfg = train_preset(preset, batch=batch, device=device)
-cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, head=head, rank=16))
+cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, head=head, rank=16),
+                          loss=dataclasses.replace(cfg.loss, gan=cfg.loss.gan or 0.1))  # the full eq. 5, GAN included
 T, L, H = 6, cfg.model.n_lights, size
 g = torch.Generator().manual_seed(0)
 data = TrainingSet(cond=torch.rand(T, cfg.model.cond_channels, H, H, generator=g),

@@ -29,6 +29,14 @@ class Train:
     seed: int | None = None
     ckpt_every: int | None = None
     """Steps between checkpoints."""
+    lr: float | None = None
+    """Override the preset's learning rate."""
+    lr_decay: float | None = None
+    """Fraction of the run, at its end, over which the learning rate falls to 1 % (cosine)."""
+    coeff_lr: float | None = None
+    """Learning rate of the low-rank head's coefficients, relative to --lr."""
+    mse_weight: float | None = None
+    """Override the weight of the reflectance field's MSE term."""
     head: Literal["olat", "lowrank"] | None = None
     """Reflectance head: the paper's 96 images or K basis images."""
     rank: int | None = None
@@ -41,6 +49,10 @@ class Train:
     """Ablation: drop the context loss (λ2 = 0)."""
     no_gan: bool = False
     """Drop the adversarial loss (λ1 = 0)."""
+    gan_weight: float | None = None
+    """Override λ1, the adversarial loss's weight (the paper's 0.1; off in `tiny` and `default`)."""
+    gan_start: float | None = None
+    """Fraction of the run trained before the adversarial loss starts (0: from the first step)."""
     vgg_weights: Path | None = None
     """VGG-19 weights (safetensors) for the albedo feature loss; off without it."""
     device: str | None = None
@@ -52,13 +64,20 @@ class Train:
         from nervp.train.config import train_preset
 
         cfg = train_preset(self.preset, steps=self.steps, batch=self.batch, seed=self.seed, params=self.params,
-                           device=self.device, ckpt_every=self.ckpt_every)
+                           device=self.device, ckpt_every=self.ckpt_every, lr=self.lr, lr_decay=self.lr_decay,
+                           coeff_lr=self.coeff_lr)
         model = dataclasses.replace(cfg.model, **{k: v for k, v in (("head", self.head), ("rank", self.rank)) if v})
         loss = cfg.loss
         if self.no_context:
             loss = dataclasses.replace(loss, context=0.0)
+        if self.gan_weight is not None:
+            loss = dataclasses.replace(loss, gan=self.gan_weight)
         if self.no_gan:
             loss = dataclasses.replace(loss, gan=0.0)
+        if self.gan_start is not None:
+            loss = dataclasses.replace(loss, gan_start=self.gan_start)
+        if self.mse_weight is not None:
+            loss = dataclasses.replace(loss, mse=self.mse_weight)
         if self.vgg_weights is not None:
             loss = dataclasses.replace(loss, vgg_weights=str(self.vgg_weights))
         return dataclasses.replace(cfg, model=model, loss=loss, multi_frame=not self.no_multi_frame)

@@ -32,6 +32,9 @@ class LossConfig:
     """Our addition: MSE on the predicted coverage (the paper has no alpha output)."""
     gan: float = 0.1
     """λ1 of the paper."""
+    gan_start: float = 0.0
+    """Fraction of the run trained without the adversarial term (and without updating the
+    discriminator) before it starts; 0: from the first step, as in the paper."""
     context: float = 0.1
     """λ2 of the paper."""
     msssim_lights: int = 8

@@ -57,7 +57,11 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
     wanted = {"train": cfg.to_json(), "dataset": str(Path(dataset).resolve())}
     if cfg_path.exists():
         have = json.loads(cfg_path.read_text())
-        if have.get("train") != wanted["train"]:
+        try:  # through the dataclass, so settings added since the run was made take their defaults
+            same = TrainConfig.from_json(have["train"]).to_json() == wanted["train"]
+        except (KeyError, TypeError):
+            same = False
+        if not same:
             raise RunError(f"{run_dir} holds a run with a different configuration: resume it with its own settings "
                            "or choose a new run directory")
         return have

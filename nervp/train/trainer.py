@@ -108,11 +108,14 @@ class Trainer:
         self.model = Translator(cfg.model).to(self.device)
         sample = data.olat[data.train_idx[:: max(1, len(data.train_idx) // 8)]].float()
         if cfg.model.head == "lowrank":
-            self.model.init_coeffs(pca_coeffs(sample, cfg.model.rank).to(self.device))
+            self.model.init_coeffs(pca_coeffs(sample, cfg.model.rank, scaled=True).to(self.device))
         self.model.init_output(sample.mean((0, 3, 4)).cpu(), float(data.alpha[data.train_idx].float().mean()))
         refl = cfg.model.n_lights if cfg.model.head == "olat" else cfg.model.rank
         self.disc = PatchDiscriminator(cfg.model.cond_channels, refl * 3).to(self.device) if cfg.loss.gan > 0 else None
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+        coeffs = [p for n, p in self.model.named_parameters() if n == "coeffs"]
+        rest = [p for n, p in self.model.named_parameters() if n != "coeffs"]
+        groups = [{"params": rest, "lr_scale": 1.0}] + ([{"params": coeffs, "lr_scale": cfg.coeff_lr}] if coeffs else [])
+        self.opt = torch.optim.Adam(groups, lr=cfg.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_disc, betas=(0.5, 0.999)) if self.disc else None
         self.regressor = regressor.to(self.device) if regressor is not None and cfg.loss.context > 0 else None
         self.beta_bar = beta_bar.to(self.device)
@@ -199,7 +202,7 @@ class Trainer:
             total = total + lc.context * v
             logs["context"] = float(v.detach())
         fake = real = None
-        if self.ddp_d is not None:
+        if self._gan_on():
             fake, real = disc_fields(pred, b["olat"])
             v = gan_g_loss(self.ddp_d(b["cond"], fake))
             total = total + lc.gan * v
@@ -207,16 +210,25 @@ class Trainer:
         logs["total"] = float(total.detach())
         return total, logs, (fake, real)
 
+    def _gan_on(self) -> bool:
+        """Whether this step has the adversarial term (a function of the step: resume-safe)."""
+        return self.ddp_d is not None and self.step >= self.cfg.loss.gan_start * self.cfg.steps
+
     def train_step(self) -> dict[str, float]:
         cfg, d = self.cfg, self.dinfo
         frames = batch_frames(cfg.seed, self.step, self.data.train_idx, cfg.batch)[d.rank::d.world]
         b = self._batch(frames)
         gen = step_generator(cfg.seed, self.step)
         loss, logs, (fake, real) = self.losses(b, gen)
+        f = cfg.lr_factor(self.step)
+        for opt, lr in ((self.opt, cfg.lr), (self.opt_d, cfg.lr_disc)):
+            for g in opt.param_groups if opt is not None else ():
+                g["lr"] = lr * f * g.get("lr_scale", 1.0)
+        logs["lr"] = cfg.lr * f
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        if self.ddp_d is not None:
+        if self._gan_on():
             n = b["cond"].shape[0]
             both = self.ddp_d(torch.cat([b["cond"], b["cond"]]), torch.cat([real, fake.detach()]))
             ld = gan_d_loss(both[:n], both[n:])

@@ -20,8 +20,10 @@ from nervp.train.run import RunError, load_run, train_run
 
 
 def cfg(**kw):
-    """What `nervp train --preset tiny --params truth --ckpt-every 2` builds."""
-    return train_preset("tiny", params="truth", **{"ckpt_every": 2, **kw})
+    """What `nervp train --preset tiny --params truth --ckpt-every 2 --gan-weight 0.1` builds: every
+    term of eq. 5, the discriminator included, and the preset's learning-rate decay."""
+    c = train_preset("tiny", params="truth", **{"ckpt_every": 2, **kw})
+    return dataclasses.replace(c, loss=dataclasses.replace(c.loss, gan=0.1))
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,33 @@ def test_run_directory_and_loader(trained):
     assert all(torch.isfinite(torch.tensor(r["total"])) for r in logs)
 
 
+def test_learning_rate_schedule(trained):
+    c = cfg(steps=100)
+    f = [c.lr_factor(s) for s in range(100)]
+    assert f[:50] == [1.0] * 50  # constant for the first half
+    assert all(a >= b for a, b in zip(f, f[1:], strict=False))  # then falls monotonically
+    assert 0.01 <= f[-1] < 0.02 and abs(c.lr_factor(75) - (0.01 + 0.99 * 0.5)) < 0.02  # cosine midpoint
+    assert [cfg(steps=100, lr_decay=0.0).lr_factor(s) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
+    # the run used it: the logged rate of each step is the preset's times the factor
+    c4 = cfg(steps=4)
+    logs = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    assert logs and all(abs(r["lr"] - c4.lr * c4.lr_factor(r["step"] - 1)) < 1e-12 for r in logs)
+    assert logs[-1]["lr"] < c4.lr
+
+
+def test_run_made_before_a_setting_existed_resumes(tiny_olat, trained, tmp_path):
+    """A config.json without a newer key (here lr_decay) reads with that key's default (0)."""
+    old = tmp_path / "old"
+    shutil.copytree(trained, old)
+    info = json.loads((old / "config.json").read_text())
+    del info["train"]["lr_decay"]
+    (old / "config.json").write_text(json.dumps(info))
+    with pytest.raises(RunError, match="different configuration"):  # the preset's 0.5 is not that default
+        train_run(tiny_olat, old, cfg(steps=4))
+    train_run(tiny_olat, old, cfg(steps=4, lr_decay=0.0))  # accepted (and nothing left to do)
+    assert (old / "model.safetensors").exists()
+
+
 def test_lowrank_head_trains_and_starts_from_pca(tiny_olat, tmp_path):
     from nervp.model.translator import pca_coeffs
 
@@ -58,11 +87,18 @@ def test_lowrank_head_trains_and_starts_from_pca(tiny_olat, tmp_path):
     run = load_run(tmp_path / "lr")
     C = run.translator.coeffs.detach()
     assert C.shape == (8, 96)
-    # PCA rows are orthonormal at the start; two small Adam steps keep them nearly so
-    assert torch.allclose(C @ C.T, torch.eye(8), atol=0.05)
+    # PCA rows scaled by s_k / s_1 at the start: orthogonal, norms from 1 down; two small Adam
+    # steps keep them nearly so
+    G = C @ C.T
+    n = G.diagonal().sqrt()
+    assert abs(n[0] - 1) < 0.05 and (n[1:] <= n[:-1] + 0.02).all()
+    assert torch.allclose(G / (n[:, None] * n[None]), torch.eye(8), atol=0.05)
     olat = torch.rand(3, 96, 3, 4, 4)
     V = pca_coeffs(olat, 96)
     assert torch.allclose(V @ V.T, torch.eye(96), atol=1e-4)
+    Vs = pca_coeffs(olat, 8, scaled=True)  # same span as the first 8 orthonormal rows
+    P, Ps = V[:8].T @ V[:8], Vs.T @ torch.linalg.solve(Vs @ Vs.T, Vs)
+    assert torch.allclose(P, Ps, atol=1e-4)
 
 
 def _weights(run: Path) -> dict:
@@ -101,7 +137,7 @@ def test_time_limit_stops_with_a_checkpoint_and_resume_finishes(tiny_olat, train
 def test_kill_9_then_resume(tiny_olat, trained, tmp_path):
     run = tmp_path / "k"
     cmd = [sys.executable, "-m", "nervp.cli", "train", str(tiny_olat), str(run), "--preset", "tiny",
-           "--params", "truth", "--steps", "4", "--ckpt-every", "2"]
+           "--params", "truth", "--steps", "4", "--ckpt-every", "2", "--gan-weight", "0.1"]
     # the same intra-op thread count as the in-process reference run: bitwise equal floats
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -156,7 +192,8 @@ def test_ddp_two_processes_match_one(tiny_olat, trained, tmp_path):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
-           "nervp.cli", "train", str(tiny_olat), str(run), "--preset", "tiny", "--params", "truth", "--steps", "4", "--ckpt-every", "2"]
+           "nervp.cli", "train", str(tiny_olat), str(run), "--preset", "tiny", "--params", "truth", "--steps", "4", "--ckpt-every", "2",
+           "--gan-weight", "0.1"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     one = {json.loads(x)["step"]: json.loads(x) for x in (trained / "log.jsonl").read_text().splitlines()}
