@@ -103,8 +103,9 @@ def _speed_case(size: int, n: int, device: torch.device, g: torch.Generator, rep
 
     t_copy, t_rel = [], []
     for i in range(max(repeat, 3 * ring)):  # interleaved, so both see the same machine load
-        t_copy.append(timed(lambda: dst.copy_(frames[i % ring])))
-        t_rel.append(timed(lambda: relight(fields[(i + 1 + ring // 2) % ring], w, out=out)))
+        src, fld = frames[i % ring], fields[(i + 1 + ring // 2) % ring]
+        t_copy.append(timed(lambda src=src: dst.copy_(src)))
+        t_rel.append(timed(lambda fld=fld: relight(fld, w, out=out)))
     tc, tr = statistics.median(t_copy), statistics.median(t_rel)
     return {"size": size, "field": "olat" if n == 96 else f"rank{n}", "images": n, "bytes_read": nbytes,
             "frames_in_ring": ring, "relight_s": tr, "fps": 1 / tr, "relight_GBps": nbytes / tr / 1e9,

@@ -161,7 +161,7 @@ def _run(wt: Tensor, out: Tensor, jobs: _Jobs, ch: int, group: int) -> None:
     slots = z.unbind(0)
     for t, s0, chunks in jobs:
         w = wt[t]
-        for src, zk in zip(chunks, slots):
+        for src, zk in zip(chunks, slots[:len(chunks)], strict=True):
             n = src.shape[1]
             if n < ch:  # the frame's last, short chunk
                 zk = zk[:, :n]
