@@ -28,7 +28,7 @@ class DemoConfig:
     """Image size of the capture and the network."""
     target_frames: int = 40
     source_frames: int = 32
-    steps: int = 250
+    steps: int = 500
     """Training steps of the tiny preset."""
     params: str = "fit"
     """How the target and source are parsed: 'fit' (MediaPipe + head-model fitting) or 'truth'."""

@@ -35,6 +35,8 @@ class Train:
     """Fraction of the run, at its end, over which the learning rate falls to 1 % (cosine)."""
     coeff_lr: float | None = None
     """Learning rate of the low-rank head's coefficients, relative to --lr."""
+    alpha_weight: float | None = None
+    """Override the weight of the coverage (alpha) MSE term."""
     mse_weight: float | None = None
     """Override the weight of the reflectance field's MSE term."""
     head: Literal["olat", "lowrank"] | None = None
@@ -76,6 +78,8 @@ class Train:
             loss = dataclasses.replace(loss, gan=0.0)
         if self.gan_start is not None:
             loss = dataclasses.replace(loss, gan_start=self.gan_start)
+        if self.alpha_weight is not None:
+            loss = dataclasses.replace(loss, alpha=self.alpha_weight)
         if self.mse_weight is not None:
             loss = dataclasses.replace(loss, mse=self.mse_weight)
         if self.vgg_weights is not None:
