@@ -117,7 +117,7 @@ def relight(field: ReflectanceField, weights: Tensor | np.ndarray, workers: int 
 GROUP_CHUNKS = 32
 """Chunks whose (3, chunk) products share one scratch block before their diagonal is copied out."""
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple[int, ThreadPoolExecutor] | None = None  # (threads, pool)
 _POOL_LOCK = threading.Lock()
 
 
@@ -126,11 +126,11 @@ def _pool(n: int) -> ThreadPoolExecutor:
     a noticeable share of a 5 ms relight)."""
     global _POOL
     with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < n:
+        if _POOL is None or _POOL[0] < n:
             if _POOL is not None:
-                _POOL.shutdown(wait=False)
-            _POOL = ThreadPoolExecutor(n, thread_name_prefix="nervp-relight")
-        return _POOL
+                _POOL[1].shutdown(wait=False)
+            _POOL = (n, ThreadPoolExecutor(n, thread_name_prefix="nervp-relight"))
+        return _POOL[1]
 
 
 class _Jobs:
