@@ -72,7 +72,7 @@ class TrainConfig:
 
 # `tiny` and `default` are tuned for short runs on our data (measured in docs/TRANSLATOR.md,
 # 64², 900 steps, held-out relit PSNR): the field's MSE weighted 500 (in network units the
-# per-pixel MSE is ~1e-3, far below the MS-SSIM term: +1.0 dB over weight 1), no adversarial
+# per-pixel MSE is ~1e-3, far below the MS-SSIM term: +1.5 dB over weight 1), no adversarial
 # term (with it, even at λ1 = 0.01, 1.2-3 dB worse at these lengths), a higher learning rate
 # with a cosine decay over the second half, the coverage MSE weighted 20 (+0.01 SSIM). `paper`
 # keeps the paper's weights (λ1 = λ2 = 0.1).
