@@ -8,7 +8,8 @@ Sections (run any subset; results are merged into benchmarks/results/relight.jso
             (copy "bandwidth" = array bytes / copy time, i.e. its read rate). Frames are taken in
             turn from a ring larger than twice the last-level cache, as when relighting a video,
             so both stream from memory. Warm-up, then the median of 9; CPU load average recorded
-            (the machine may be shared).
+            (the machine may be shared). On CPU each case runs through the compiled float16
+            kernel and through the torch path.
 * truth     a 256^2 virtual-stage frame relit under smooth and non-smooth environments against
             the stage's direct render under the same environment (`n_dirs` point lights at
             50 m: the environment at infinity) and at 1.3 m (the same lights at the dome's
@@ -115,21 +116,37 @@ def _speed_case(size: int, n: int, device: torch.device, g: torch.Generator, rep
 
 
 def bench_speed(device: torch.device, sizes: list[int]) -> dict:
-    g = torch.Generator().manual_seed(0)
-    rows = []
+    """Each case through the kernel `relight` picks (the compiled float16 kernel where it builds)
+    and again through the torch path (NERVP_NATIVE=0), so the two compare in one run."""
+    from nervp.relight import native
+
+    paths = ["native", "torch"] if device.type == "cpu" else ["torch"]
+    rows, kernel = [], native.status() if device.type == "cpu" else "torch (GPU)"
+    saved = os.environ.pop("NERVP_NATIVE", None)
     for size in sizes:
         for n in (96, 16):
-            r = _speed_case(size, n, device, g)
-            rows.append(r)
-            print(f"speed {size}^2 {r['field']:7s}: {r['fps']:7.2f} fps, {r['relight_GBps']:5.2f} GB/s = "
-                  f"{r['fraction_of_copy']:.2f} of copy ({r['copy_GBps']:.2f} GB/s); best-of: "
-                  f"{r['fraction_of_copy_best']:.2f}")
-    return {"device": str(device), "rows": rows,
+            for path in paths:
+                os.environ["NERVP_NATIVE"] = "0" if path == "torch" else saved or "1"
+                native.reset()
+                if path == "native" and native.kernel() is None:
+                    continue
+                r = {"path": path, **_speed_case(size, n, device, torch.Generator().manual_seed(size + n))}
+                rows.append(r)
+                print(f"speed {size}^2 {r['field']:7s} {path:6s}: {r['fps']:7.2f} fps, {r['relight_GBps']:5.2f} GB/s = "
+                      f"{r['fraction_of_copy']:.2f} of copy ({r['copy_GBps']:.2f} GB/s); best-of: "
+                      f"{r['fraction_of_copy_best']:.2f}")
+    os.environ.pop("NERVP_NATIVE")
+    if saved is not None:
+        os.environ["NERVP_NATIVE"] = saved
+    native.reset()
+    return {"device": str(device), "kernel": kernel, "rows": rows,
             "method": "1 frame per call, taken in turn from a ring of distinct frames larger than twice "
                       "the last-level cache (frames_in_ring; 1 on GPU), so both stream from memory; "
                       "warm-up, then 9 interleaved (copy, relight) pairs; "
                       "fraction_of_copy = median copy time / median relight time for the same bytes "
-                      "(fraction_of_copy_best: the same with minima, less sensitive to a shared CPU)"}
+                      "(fraction_of_copy_best: the same with minima, less sensitive to a shared CPU); "
+                      "path: native = the compiled float16 kernel (`kernel` says which build), "
+                      "torch = the same call with NERVP_NATIVE=0"}
 
 
 def capture(size: int):

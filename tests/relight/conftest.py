@@ -45,3 +45,18 @@ def envmaps() -> list[Path]:
     if not files:
         pytest.skip(f"no environment maps in {ENVMAPS}")
     return files
+
+
+@pytest.fixture(params=["native", "torch"])
+def kernel_path(request, monkeypatch) -> str:
+    """Run the test through the compiled float16 kernel and through the torch path (the
+    native case skips where no kernel can be built here)."""
+    from nervp.relight import native
+
+    native.reset()
+    if request.param == "torch":
+        monkeypatch.setenv("NERVP_NATIVE", "0")
+    elif native.kernel() is None:
+        pytest.skip(f"no compiled kernel: {native.status()}")
+    yield request.param
+    native.reset()
