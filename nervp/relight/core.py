@@ -91,6 +91,8 @@ def relight(field: ReflectanceField, weights: Tensor | np.ndarray, workers: int 
     elif out.shape != (T, H, W, 3) or out.dtype != torch.float32 or not out.is_contiguous():
         raise ValueError(f"out must be a contiguous float32 ({T}, {H}, {W}, 3) tensor")
     flat = out.view(T, P3)
+    if T == 0 or P3 == 0:
+        return out
     fn = native.kernel() if imgs.device.type == "cpu" and imgs.dtype == torch.float16 else None
     if fn is not None:
         _run_native(fn, imgs, w, flat, workers)

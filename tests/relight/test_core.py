@@ -126,6 +126,11 @@ def test_native_kernel_job_and_block_remainders(monkeypatch):
         torch.testing.assert_close(relight(f, w, workers=2), ref, rtol=1e-5, atol=1e-6)
 
 
+def test_empty_field_relights_to_an_empty_result(kernel_path):
+    f = ReflectanceField(olat(T=2)[:0])
+    assert relight(f, torch.rand(96, 3)).shape == (0, 6, 10, 3)
+
+
 def test_native_kernel_falls_back_to_torch(monkeypatch, tmp_path):
     """Without a working compiler (or with NERVP_NATIVE=0) relighting runs on the torch path
     with the same result, and `status` says why."""
