@@ -195,18 +195,11 @@ def pca_coeffs(olat: Tensor, rank: int, scaled: bool = False) -> Tensor:
     """(K, L) light-space basis from OLAT samples (N, L, 3, H, W) (or (N, L, ...)).
 
     Rows are the top-K right singular vectors of the (pixels x lights) matrix, so projecting
-    an OLAT set onto them and back is the best rank-K reconstruction in least squares.
-
-    With `scaled` (what the trainer starts from), the same span with row k multiplied by
-    sqrt(L) * s_k / s_1 (singular values), for the network's sake:
-
-    * s_k / s_1: the basis images that reproduce the samples then all have about the magnitude
-      of the first, so the output channels and Adam's equal step sizes suit every one of them
-      (held-out relit PSNR +0.5 dB at 64²);
-    * sqrt(L): an orthonormal first row is about 1/sqrt(L) per light, so a step of the basis
-      image moved each OLAT image only 1/sqrt(L) as far as the 96-image head's step moves its
-      own; with the factor the two heads' output layers learn at the same rate (+0.75 dB;
-      docs/TRANSLATOR.md).
+    an OLAT set onto them and back is the best rank-K reconstruction in least squares. With
+    `scaled`, row k is multiplied by s_k / s_1 (singular values): the same span, but the basis
+    images that reproduce the samples then all have about the magnitude of the first, so the
+    network's output channels and Adam's equal step sizes suit every one of them (held-out
+    relit PSNR +0.5 dB at 64², see docs/TRANSLATOR.md).
     """
     L = olat.shape[1]
     X = olat.transpose(0, 1).reshape(L, -1).T.double()  # (pixels, L)
@@ -215,7 +208,7 @@ def pca_coeffs(olat: Tensor, rank: int, scaled: bool = False) -> Tensor:
         raise ValueError(f"rank {rank} exceeds the number of lights {L}")
     V = Vh[:rank]
     if scaled:
-        V = V * (L**0.5 * (S[:rank] / S[0]).clamp_min(1e-6))[:, None]
+        V = V * (S[:rank] / S[0]).clamp_min(1e-6)[:, None]
     return V.float()
 
 
