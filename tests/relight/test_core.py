@@ -38,7 +38,13 @@ def test_batched_path_equals_per_light_reference(dtype, kernel_path):
 
 
 def test_chunk_boundaries_do_not_matter(monkeypatch):
+    """The torch path's chunks and groups (the compiled kernel's jobs have their own test)."""
     import nervp.relight.core as core
+    from nervp.relight import native
+
+    monkeypatch.setenv("NERVP_NATIVE", "0")
+    native.reset()
+    monkeypatch.setattr(native, "_state", {})  # restored afterwards: later tests rebuild it
 
     f = ReflectanceField(olat(T=1, H=13, W=17))  # 663 pixels: chunks of 7 leave a remainder
     w = torch.rand(96, 3)
