@@ -69,21 +69,13 @@ class Train:
                            device=self.device, ckpt_every=self.ckpt_every, lr=self.lr, lr_decay=self.lr_decay,
                            coeff_lr=self.coeff_lr)
         model = dataclasses.replace(cfg.model, **{k: v for k, v in (("head", self.head), ("rank", self.rank)) if v})
-        loss = cfg.loss
+        overrides = {"gan": self.gan_weight, "gan_start": self.gan_start, "alpha": self.alpha_weight,
+                     "mse": self.mse_weight, "vgg_weights": self.vgg_weights and str(self.vgg_weights)}
+        loss = dataclasses.replace(cfg.loss, **{k: v for k, v in overrides.items() if v is not None})
         if self.no_context:
             loss = dataclasses.replace(loss, context=0.0)
-        if self.gan_weight is not None:
-            loss = dataclasses.replace(loss, gan=self.gan_weight)
-        if self.no_gan:
+        if self.no_gan:  # wins over --gan-weight
             loss = dataclasses.replace(loss, gan=0.0)
-        if self.gan_start is not None:
-            loss = dataclasses.replace(loss, gan_start=self.gan_start)
-        if self.alpha_weight is not None:
-            loss = dataclasses.replace(loss, alpha=self.alpha_weight)
-        if self.mse_weight is not None:
-            loss = dataclasses.replace(loss, mse=self.mse_weight)
-        if self.vgg_weights is not None:
-            loss = dataclasses.replace(loss, vgg_weights=str(self.vgg_weights))
         return dataclasses.replace(cfg, model=model, loss=loss, multi_frame=not self.no_multi_frame)
 
     def run(self) -> None:
