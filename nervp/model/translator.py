@@ -8,6 +8,8 @@ Two reflectance heads share one interface:
 * ``lowrank``: K RGB basis images and a learned (K, L) coefficient matrix initialised from a
   PCA of the target's training OLAT images, so OLAT_l = sum_k C[k, l] * basis_k. The network
   carries K x 3 output channels instead of L x 3, which is what caps the paper's resolution.
+  With ``basis="nmf"`` basis images and coefficients are non-negative (softplus images,
+  coefficients kept >= 0 by the trainer, started from `nmf_coeffs`).
 
 All reflectance outputs are in the run's normalised linear radiance units (dataset radiance
 divided by `olat_scale`, stored in the run's config).
@@ -40,6 +42,11 @@ class TranslatorConfig:
     """Reflectance head: the paper's L images, or K basis images + coefficients."""
     rank: int = 16
     """K, basis images of the low-rank head."""
+    basis: Literal["pca", "nmf"] = "pca"
+    """Low-rank head only. `pca`: signed basis images and coefficients, started from a PCA of the
+    training OLAT images. `nmf`: non-negative basis images (softplus, as the olat head's images)
+    and coefficients (kept >= 0 by the trainer), started from a non-negative factorisation, so
+    every materialised OLAT image is non-negative too."""
     n_lights: int = 96
 
 
@@ -155,11 +162,13 @@ class Translator(nn.Module):
         m = mean_olat.double() / min(max(mean_alpha, 1e-3), 1.0)  # values on the performer
         with torch.no_grad():
             self.refl.weight.mul_(weight_scale)
-            if cfg.head == "olat":  # inverse of softplus(x, beta=4)
-                bias = torch.log(torch.expm1(4 * m.clamp_min(1e-4))) / 4
+            if cfg.head == "olat":
+                bias = _inv_softplus4(m)
             else:  # least-squares basis values of the mean field
                 C = self.coeffs.detach().double().cpu()
                 bias = torch.linalg.solve(C @ C.T, C @ m)
+                if cfg.basis == "nmf":
+                    bias = _inv_softplus4(bias)
             self.refl.bias.copy_(bias.reshape(-1).to(self.refl.bias))
             a = min(max(mean_alpha, 1e-3), 1 - 1e-3)
             self.aux.bias[6] = float(torch.logit(torch.tensor(a)))
@@ -188,7 +197,15 @@ class Translator(nn.Module):
         if cfg.head == "olat":
             olat = F.softplus(refl, beta=4.0).view(B, cfg.n_lights, 3, H, W) * alpha[:, None]
             return FieldPrediction(olat, None, normal, albedo, alpha)
-        return FieldPrediction(refl.view(B, cfg.rank, 3, H, W) * alpha[:, None], self.coeffs, normal, albedo, alpha)
+        basis = refl.view(B, cfg.rank, 3, H, W)
+        if cfg.basis == "nmf":
+            basis = F.softplus(basis, beta=4.0)
+        return FieldPrediction(basis * alpha[:, None], self.coeffs, normal, albedo, alpha)
+
+
+def _inv_softplus4(y: Tensor) -> Tensor:
+    """x with softplus(x, beta=4) = y (y clamped at 1e-4: the output layer's biases)."""
+    return torch.log(torch.expm1(4 * y.clamp_min(1e-4))) / 4
 
 
 def pca_coeffs(olat: Tensor, rank: int, scaled: bool = False) -> Tensor:
@@ -210,6 +227,31 @@ def pca_coeffs(olat: Tensor, rank: int, scaled: bool = False) -> Tensor:
     if scaled:
         V = V * (S[:rank] / S[0]).clamp_min(1e-6)[:, None]
     return V.float()
+
+
+def nmf_coeffs(olat: Tensor, rank: int, iters: int = 300, max_rows: int = 50_000) -> Tensor:
+    """(K, L) non-negative light-space factors of OLAT samples (N, L, 3, H, W) (or (N, L, ...)).
+
+    Factorises the (pixels x lights) matrix X ~ W H with W, H >= 0 (Lee and Seung's multiplicative
+    updates for least squares, deterministic: started from the magnitudes of the top singular
+    vectors, and on at most `max_rows` evenly strided pixels). Each row of H is scaled so its
+    basis image (column of W) has the mean of X: the network's K output channels then all carry
+    values of one magnitude, as the olat head's do.
+    """
+    L = olat.shape[1]
+    if rank > L:
+        raise ValueError(f"rank {rank} exceeds the number of lights {L}")
+    X = olat.transpose(0, 1).reshape(L, -1).T
+    X = X[:: max(1, X.shape[0] // max_rows)].double().clamp_min(0)
+    U, S, Vh = torch.linalg.svd(X, full_matrices=False)
+    W = (U[:, :rank] * S[:rank].sqrt()).abs() + 1e-9
+    H = (Vh[:rank] * S[:rank, None].sqrt()).abs() + 1e-9
+    eps = 1e-12
+    for _ in range(iters):
+        H = H * (W.T @ X) / (W.T @ W @ H + eps)
+        W = W * (X @ H.T) / (W @ (H @ H.T) + eps)
+    s = W.mean(0) / X.mean().clamp_min(eps)  # basis image k then has the mean of X
+    return (H * s.clamp_min(eps)[:, None]).float()
 
 
 class PatchDiscriminator(nn.Module):

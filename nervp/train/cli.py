@@ -43,6 +43,8 @@ class Train:
     """Reflectance head: the paper's 96 images or K basis images."""
     rank: int | None = None
     """K of the low-rank head."""
+    basis: Literal["pca", "nmf"] | None = None
+    """Low-rank head: signed PCA-started basis, or non-negative (NMF-started) basis and coefficients."""
     params: Literal["fit", "truth"] | None = None
     """Target parameters: fitted to the full-lit frames, or the simulator's truth."""
     no_multi_frame: bool = False
@@ -61,6 +63,10 @@ class Train:
     """auto, cpu or cuda."""
     minutes: float | None = None
     """Stop after this many minutes with a checkpoint (run the same command again to go on)."""
+    extend: bool = False
+    """Let --steps change an existing run's length: it goes on from its last checkpoint that a run
+    of the new length shares (the learning rate decays over the end of the new length) and
+    later checkpoints and final weights move to RUN/superseded/."""
 
     def config(self):
         from nervp.train.config import train_preset
@@ -68,7 +74,12 @@ class Train:
         cfg = train_preset(self.preset, steps=self.steps, batch=self.batch, seed=self.seed, params=self.params,
                            device=self.device, ckpt_every=self.ckpt_every, lr=self.lr, lr_decay=self.lr_decay,
                            coeff_lr=self.coeff_lr)
-        model = dataclasses.replace(cfg.model, **{k: v for k, v in (("head", self.head), ("rank", self.rank)) if v})
+        model = dataclasses.replace(cfg.model, **{k: v for k, v in (("head", self.head), ("rank", self.rank),
+                                                                 ("basis", self.basis)) if v})
+        if self.basis and model.head != "lowrank":
+            from nervp.errors import ConfigError
+
+            raise ConfigError(f"--basis {self.basis} applies to the low-rank head only: add --head lowrank")
         overrides = {"gan": self.gan_weight, "gan_start": self.gan_start, "alpha": self.alpha_weight,
                      "mse": self.mse_weight, "vgg_weights": self.vgg_weights and str(self.vgg_weights)}
         loss = dataclasses.replace(cfg.loss, **{k: v for k, v in overrides.items() if v is not None})
@@ -94,7 +105,7 @@ class Train:
                            description=f"train loss {logs.get('total', float('nan')):.4f}")
 
             last = train_run(self.dataset, self.run_dir, cfg, on_step=on_step, should_stop=lambda: stop["now"],
-                             time_limit_s=None if self.minutes is None else 60 * self.minutes)
+                             time_limit_s=None if self.minutes is None else 60 * self.minutes, extend=self.extend)
         console.print(f"run {self.run_dir}: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
 
 

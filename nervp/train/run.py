@@ -6,6 +6,7 @@ relighting all go through it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -39,9 +40,51 @@ def check_dataset_for_training(ds: OLATDataset) -> None:
         raise RunError(f"{ds.path} has {ds.n_frames} frames; training needs at least 3 (some are held out)")
 
 
-def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = True) -> dict:
+def shared_steps(old: TrainConfig, new: TrainConfig) -> int:
+    """How many first updates two configs make identically, given the same data and seed: up to
+    the first step whose learning-rate factor or adversarial on/off differs (both are functions
+    of the step and the run's length), and at most the shorter run's length."""
+    n = min(old.steps, new.steps)
+    for k in range(n):
+        if old.lr_factor(k) != new.lr_factor(k) or (
+                old.loss.gan > 0 and (k >= old.loss.gan_start * old.steps) != (k >= new.loss.gan_start * new.steps)):
+            return k
+    return n
+
+
+def _extend(run_dir: Path, have: dict, old: TrainConfig, new: TrainConfig) -> dict:
+    """Give an existing run a new length (`nervp train --steps N --extend`). Checkpoints up to
+    `shared_steps` are states the new run passes through as well, so training goes on from the
+    latest of them exactly as a run started with the new length would; later checkpoints, the
+    final weights and their log lines move to RUN/superseded/steps_<old length>/ (nothing is
+    deleted)."""
+    keep = shared_steps(old, new)
+    dest = run_dir / "superseded" / f"steps_{old.steps}"
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = run_dir / "superseded" / f"steps_{old.steps}_{n}"
+    moves = [p for p in (run_dir / "checkpoints").glob("step_*.*") if int(p.name[5:12]) > keep]
+    moves += [run_dir / f for f in ("model.safetensors", "final.json") if (run_dir / f).exists()]
+    dest.mkdir(parents=True)
+    log = run_dir / "log.jsonl"
+    if log.exists():
+        lines = log.read_text().splitlines(keepends=True)
+        (dest / "log.jsonl").write_text("".join(lines))
+        tmp = log.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(x for x in lines if json.loads(x)["step"] <= keep))
+        os.replace(tmp, log)
+    for p in moves:
+        os.replace(p, dest / p.name)
+    info = {**have, "train": new.to_json()}
+    write_json_atomic(run_dir / CONFIG, info)
+    return info
+
+
+def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = True, extend: bool = False) -> dict:
     """Create (or check) the run directory: config, cached conditioning maps, target parameters,
-    the context-loss regressor. Never modifies the dataset. Returns the run's config dict."""
+    the context-loss regressor. Never modifies the dataset. Returns the run's config dict.
+    With `extend`, an existing run whose config differs only in `steps` takes the new length."""
     from nervp.train.targets import target_conditioning
 
     ds = load_olat(dataset)
@@ -58,13 +101,17 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
     if cfg_path.exists():
         have = json.loads(cfg_path.read_text())
         try:  # through the dataclass, so settings added since the run was made take their defaults
-            same = TrainConfig.from_json(have["train"]).to_json() == wanted["train"]
+            old = TrainConfig.from_json(have["train"])
         except (KeyError, TypeError):
-            same = False
-        if not same:
-            raise RunError(f"{run_dir} holds a run with a different configuration: resume it with its own settings "
-                           "or choose a new run directory")
-        return have
+            old = None
+        if old is not None and old.to_json() == wanted["train"]:
+            return have
+        only_length = old is not None and dataclasses.replace(old, steps=cfg.steps) == cfg
+        if extend and only_length:
+            return _extend(run_dir, have, old, cfg)
+        hint = " (to change only its length, add --extend)" if only_length else ""
+        raise RunError(f"{run_dir} holds a run with a different configuration: resume it with its own settings "
+                       f"or choose a new run directory{hint}")
     if not main:
         raise RunError(f"{run_dir} has no {CONFIG}: the main process prepares the run")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -85,14 +132,15 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
 
 
 def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, should_stop=None,
-              time_limit_s: float | None = None) -> dict:
+              time_limit_s: float | None = None, extend: bool = False) -> dict:
     """Prepare (first time) and train (or resume) a run; returns the last logged scalars.
-    With `time_limit_s` training stops after that long with a checkpoint (resume it later)."""
+    With `time_limit_s` training stops after that long with a checkpoint (resume it later);
+    `extend` lets `cfg.steps` change an existing run's length (see `prepare_run`)."""
     device = resolve_device(cfg.device)
     dinfo = init_distributed(device)
     run_dir = Path(run_dir)
     if dinfo.main:
-        info = prepare_run(dataset, run_dir, cfg)
+        info = prepare_run(dataset, run_dir, cfg, extend=extend)
     if dinfo.world > 1:
         torch.distributed.barrier()
         info = json.loads((run_dir / CONFIG).read_text())

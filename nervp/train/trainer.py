@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from nervp.model.shape_regressor import ShapeRegressor
-from nervp.model.translator import PatchDiscriminator, Translator, pca_coeffs
+from nervp.model.translator import PatchDiscriminator, Translator, nmf_coeffs, pca_coeffs
 from nervp.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from nervp.train.config import TrainConfig
 from nervp.train.data import TrainingSet, network_input
@@ -108,7 +108,9 @@ class Trainer:
         self.model = Translator(cfg.model).to(self.device)
         sample = data.olat[data.train_idx[:: max(1, len(data.train_idx) // 8)]].float()
         if cfg.model.head == "lowrank":
-            self.model.init_coeffs(pca_coeffs(sample, cfg.model.rank, scaled=True).to(self.device))
+            init = (nmf_coeffs(sample, cfg.model.rank) if cfg.model.basis == "nmf"
+                    else pca_coeffs(sample, cfg.model.rank, scaled=True))
+            self.model.init_coeffs(init.to(self.device))
         self.model.init_output(sample.mean((0, 3, 4)).cpu(), float(data.alpha[data.train_idx].float().mean()))
         refl = cfg.model.n_lights if cfg.model.head == "olat" else cfg.model.rank
         self.disc = PatchDiscriminator(cfg.model.cond_channels, refl * 3).to(self.device) if cfg.loss.gan > 0 else None
@@ -228,6 +230,9 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        if self.model.coeffs is not None and self.cfg.model.basis == "nmf":
+            with torch.no_grad():  # projected gradient: the coefficients stay non-negative
+                self.model.coeffs.clamp_(min=0)
         if self._gan_on():
             n = b["cond"].shape[0]
             both = self.ddp_d(torch.cat([b["cond"], b["cond"]]), torch.cat([real, fake.detach()]))

@@ -1,6 +1,7 @@
 """The reflectance losses of both heads: the low-rank head's basis-space MSE is the same number
 (and gradient) as the MSE of its materialised OLAT images."""
 
+import pytest
 import torch
 
 from nervp.model.translator import FieldPrediction, basis_coordinates
@@ -77,3 +78,39 @@ def test_output_head_starts_at_the_data_mean_for_both_heads():
     _zero_aux(lr)
     out = lr(x)
     assert torch.allclose(out.olat.mean((3, 4))[0], in_span, atol=1e-5)
+
+
+def test_nmf_factors_recover_a_nonnegative_low_rank_field():
+    from nervp.model.translator import basis_coordinates, nmf_coeffs
+
+    g = torch.Generator().manual_seed(5)
+    W = torch.rand(3, 4, 3, 8, 8, generator=g)  # (N, K, 3, H, W) non-negative basis images
+    H = torch.rand(4, 24, generator=g) ** 3  # (K, L) non-negative, sparse-ish mixing
+    olat = torch.einsum("nkchw,kl->nlchw", W, H)
+    C = nmf_coeffs(olat, 4, iters=2000)
+    assert C.shape == (4, 24) and (C >= 0).all()
+    assert torch.equal(C, nmf_coeffs(olat, 4, iters=2000))  # deterministic
+    b = basis_coordinates(olat, C)
+    rec = torch.einsum("nkchw,kl->nlchw", b, C)
+    assert float((rec - olat).norm() / olat.norm()) < 1e-2
+    # every basis image has the data's mean: the network's output channels share one scale
+    assert torch.allclose(b.mean((0, 2, 3, 4)), olat.mean().expand(4), rtol=0.05)
+    with pytest.raises(ValueError, match="rank"):
+        nmf_coeffs(olat, 25)
+
+
+def test_nmf_head_materialises_non_negative_lights_and_starts_at_the_mean():
+    from nervp.model.translator import Translator, TranslatorConfig
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(2, 11 * 9, 16, 16, generator=g)
+    m = Translator(TranslatorConfig(base_channels=8, max_channels=16, depth=2, head="lowrank", rank=4, basis="nmf"))
+    C = torch.rand(4, 96, generator=g)
+    m.init_coeffs(C)
+    out = m(x)  # random weights: basis images are softplus outputs, coefficients >= 0
+    assert (out.basis >= 0).all() and (out.olat >= 0).all()
+    mean = (torch.rand(4, 3, generator=g) * 0.2 + 0.05).T @ C  # a mean the (non-negative) basis can hold
+    m.init_output(mean.T, mean_alpha=0.5, weight_scale=0.0)
+    _zero_aux(m)
+    out = m(x)
+    assert torch.allclose(out.olat.mean((3, 4))[0], mean.T, rtol=1e-3, atol=1e-5)

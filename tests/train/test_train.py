@@ -101,8 +101,44 @@ def test_lowrank_head_trains_and_starts_from_pca(tiny_olat, tmp_path):
     assert torch.allclose(P, Ps, atol=1e-4)
 
 
+def test_nmf_lowrank_head_keeps_its_coefficients_non_negative(tiny_olat, tmp_path):
+    c = cfg(steps=3)
+    c = dataclasses.replace(c, model=dataclasses.replace(c.model, head="lowrank", rank=8, basis="nmf"))
+    train_run(tiny_olat, tmp_path / "nmf", c)
+    run = load_run(tmp_path / "nmf")
+    C = run.translator.coeffs.detach()
+    assert C.shape == (8, 96) and (C >= 0).all() and (C > 0).any()
+    assert run.translator.cfg.basis == "nmf"
+
+
 def _weights(run: Path) -> dict:
     return load_file(str(run / "model.safetensors"))
+
+
+def test_extending_a_finished_run_equals_training_the_longer_run(tiny_olat, trained, tmp_path):
+    from nervp.train.run import shared_steps
+
+    # 4 steps: the rate's factor is 1 up to step 2 and 0.505 at step 3; 6 steps: 1 up to step 3.
+    # The runs share their first 3 updates, so the 4-step run's checkpoint of step 2 is the one to go on from
+    assert shared_steps(cfg(steps=4), cfg(steps=6)) == 3 == shared_steps(cfg(steps=6), cfg(steps=4))
+    assert shared_steps(cfg(steps=4, lr_decay=0.0), cfg(steps=6, lr_decay=0.0)) == 4
+    run = tmp_path / "ext"
+    shutil.copytree(trained, run)
+    with pytest.raises(RunError, match="add --extend"):
+        train_run(tiny_olat, run, cfg(steps=6))
+    train_run(tiny_olat, run, cfg(steps=6), extend=True)
+    fresh = tmp_path / "fresh"
+    train_run(tiny_olat, fresh, cfg(steps=6))
+    a, b = _weights(fresh), _weights(run)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    old = run / "superseded" / "steps_4"  # the 4-step run's later state is kept, not deleted
+    assert (old / "model.safetensors").exists() and (old / "step_0000004.json").exists()
+    assert torch.equal(load_file(str(old / "model.safetensors"))["refl.bias"], _weights(trained)["refl.bias"])
+    steps = [json.loads(x)["step"] for x in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == 6
+    with pytest.raises(RunError, match="different configuration"):  # anything beyond the length still refused
+        train_run(tiny_olat, run, cfg(steps=8, lr=1e-4), extend=True)
 
 
 def test_interrupted_run_resumes_exactly(tiny_olat, trained, tmp_path):
@@ -171,6 +207,8 @@ def test_incompatible_run_and_corrupted_checkpoint(tiny_olat, trained, tmp_path,
         load_run(bad)
     code = main(["reenact", str(tmp_path / "nothing"), str(tiny_olat), str(tmp_path / "o")])
     assert code == 2 and "not a nervp run" in capsys.readouterr().err
+    code = main(["train", str(tiny_olat), str(tmp_path / "nmf"), "--preset", "tiny", "--basis", "nmf"])
+    assert code == 2 and "--head lowrank" in capsys.readouterr().err and not (tmp_path / "nmf").exists()
 
 
 def test_dataset_without_full_lit_is_refused(tiny_olat, tmp_path):
