@@ -81,7 +81,7 @@ def test_output_head_starts_at_the_data_mean_for_both_heads():
 
 
 def test_nmf_factors_recover_a_nonnegative_low_rank_field():
-    from nervp.model.translator import basis_coordinates, nmf_coeffs
+    from nervp.model.translator import nmf_coeffs
 
     g = torch.Generator().manual_seed(5)
     W = torch.rand(3, 4, 3, 8, 8, generator=g)  # (N, K, 3, H, W) non-negative basis images
