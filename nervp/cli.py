@@ -14,7 +14,7 @@ import tyro
 from nervp.capture.config import CaptureConfig, ExecConfig
 from nervp.composite.pipeline import RelightSettings
 from nervp.config import RAW_PRESETS, PresetName, sim_preset
-from nervp.errors import NervpError
+from nervp.errors import ConfigError, NervpError
 from nervp.parse.fit import FitConfig
 from nervp.parse.pipeline import ParseConfig
 from nervp.parse.smoothing import SmoothConfig
@@ -44,11 +44,17 @@ class Simulate:
     """Quality/size preset."""
     overwrite: bool = False
     """Replace an existing output (only once the new one is complete)."""
+    workers: int = 1
+    """Processes rendering OLAT sets in parallel (the dataset is the same for any count)."""
 
     def run(self) -> None:
         from nervp.store.zstore import check_output
 
         check_output(self.out, self.overwrite)
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.raw and self.workers != 1:
+            raise ConfigError("--workers applies to OLAT datasets; --raw renders in one process (drop --workers)")
         base = RAW_PRESETS[self.preset].sim if self.raw else sim_preset(self.preset)
         cfg = dataclasses.replace(
             base, frames=base.frames if self.frames is None else self.frames,
@@ -71,7 +77,8 @@ class Simulate:
 
             with progress_bar("OLAT sets") as bar:
                 task = bar.add_task("render", total=cfg.frames)
-                simulate(self.out, cfg, self.overwrite, on_frame=lambda i: bar.update(task, completed=i + 1))
+                simulate(self.out, cfg, self.overwrite, on_frame=lambda i: bar.update(task, completed=i + 1),
+                         workers=self.workers)
         console.print(f"wrote {self.out} in {time.perf_counter() - t0:.1f} s")
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -133,15 +135,52 @@ def stage_manifest(stage: VirtualStage) -> dict:
     }
 
 
+_WORKER_STAGE: VirtualStage | None = None
+
+
+def _worker_init(cfg: SimConfig, threads: int) -> None:
+    global _WORKER_STAGE
+    torch.set_num_threads(threads)
+    _WORKER_STAGE = make_stage(cfg)
+
+
+def _worker_capture(k: int) -> OLATFrame:
+    assert _WORKER_STAGE is not None
+    return _WORKER_STAGE.capture(k / _WORKER_STAGE.cfg.fps)
+
+
+def _parallel_frames(cfg: SimConfig, workers: int) -> Iterator[OLATFrame]:
+    """Frames 0..N-1 in order, rendered by `workers` processes (each builds the same stage)."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    import os
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    todo = iter(range(cfg.frames))
+    with cf.ProcessPoolExecutor(workers, mp.get_context("spawn"), _worker_init, (cfg, threads)) as pool:
+        ahead = deque(pool.submit(_worker_capture, k) for k in islice(todo, 2 * workers))  # bounded look-ahead
+        while ahead:
+            frame = ahead.popleft().result()
+            for k in islice(todo, 1):
+                ahead.append(pool.submit(_worker_capture, k))
+            yield frame
+
+
 def simulate(out: Path, cfg: SimConfig, overwrite: bool = False,
-             on_frame: Callable[[int], None] | None = None) -> Path:
-    """Render `cfg.frames` OLAT sets to an OLAT dataset at `out` (atomic)."""
+             on_frame: Callable[[int], None] | None = None, workers: int = 1) -> Path:
+    """Render `cfg.frames` OLAT sets to an OLAT dataset at `out` (atomic).
+
+    `workers` > 1 renders frames in that many processes; the dataset is identical to one
+    process's (every frame is a pure function of the configuration and its index)."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     stage = make_stage(cfg)
 
     def frames() -> Iterator[OLATFrame]:
         for k in range(cfg.frames):
             yield stage.capture(k / cfg.fps)
 
-    write_olat_dataset(Path(out), frames(), cfg.frames, stage_manifest(stage), stage.dome,
+    source = frames() if workers == 1 or cfg.frames == 1 else _parallel_frames(cfg, min(workers, cfg.frames))
+    write_olat_dataset(Path(out), source, cfg.frames, stage_manifest(stage), stage.dome,
                        beta=stage.performer.beta.numpy(), overwrite=overwrite, on_frame=on_frame)
     return Path(out)

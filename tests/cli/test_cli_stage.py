@@ -32,6 +32,8 @@ def test_inspect_writes_a_contact_sheet(tiny_olat, tmp_path, capsys):
     (["--size", "7"], "--size"),
     (["--size", "99999"], "--size"),
     (["--frames", "0"], "--frames"),
+    (["--workers", "0"], "--workers"),
+    (["--raw", "--workers", "2"], "--workers"),
 ])
 def test_simulate_rejects_impossible_settings(tmp_path, capsys, argv, msg):
     out = tmp_path / "x.olat"
