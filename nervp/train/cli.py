@@ -10,6 +10,7 @@ from typing import Literal
 
 import tyro
 
+from nervp.errors import ConfigError
 from nervp.progress import console, progress_bar
 
 
@@ -45,6 +46,8 @@ class Train:
     """K of the low-rank head."""
     basis: Literal["pca", "nmf"] | None = None
     """Low-rank head: signed PCA-started basis, or non-negative (NMF-started) basis and coefficients."""
+    alpha_margin: float | None = None
+    """Coverage margin m: alpha = clamp((1 + 2m) sigmoid - m, 0, 1); 0 gives a bare sigmoid."""
     params: Literal["fit", "truth"] | None = None
     """Target parameters: fitted to the full-lit frames, or the simulator's truth."""
     no_multi_frame: bool = False
@@ -76,9 +79,11 @@ class Train:
                            coeff_lr=self.coeff_lr)
         model = dataclasses.replace(cfg.model, **{k: v for k, v in (("head", self.head), ("rank", self.rank),
                                                                  ("basis", self.basis)) if v})
+        if self.alpha_margin is not None:
+            if not 0 <= self.alpha_margin < 0.5:
+                raise ConfigError(f"--alpha-margin must be in [0, 0.5), got {self.alpha_margin}")
+            model = dataclasses.replace(model, alpha_margin=self.alpha_margin)
         if self.basis and model.head != "lowrank":
-            from nervp.errors import ConfigError
-
             raise ConfigError(f"--basis {self.basis} applies to the low-rank head only: add --head lowrank")
         overrides = {"gan": self.gan_weight, "gan_start": self.gan_start, "alpha": self.alpha_weight,
                      "mse": self.mse_weight, "vgg_weights": self.vgg_weights and str(self.vgg_weights)}

@@ -57,7 +57,7 @@ class TrainConfig:
     @staticmethod
     def from_json(d: dict[str, Any]) -> TrainConfig:
         d = dict(d)
-        model = TranslatorConfig(**d.pop("model"))
+        model = TranslatorConfig(**{"alpha_margin": 0.0, **d.pop("model")})  # runs from before the margin
         loss = LossConfig(**d.pop("loss"))
         return TrainConfig(**d, model=model, loss=loss)
 

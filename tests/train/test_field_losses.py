@@ -80,6 +80,30 @@ def test_output_head_starts_at_the_data_mean_for_both_heads():
     assert torch.allclose(out.olat.mean((3, 4))[0], in_span, atol=1e-5)
 
 
+def test_coverage_reaches_exactly_zero_and_one_and_is_the_sigmoid_without_margin():
+    from nervp.model.translator import coverage
+
+    x = torch.linspace(-10, 10, 201, requires_grad=True)
+    assert torch.equal(coverage(x, 0.0), torch.sigmoid(x))
+    a = coverage(x, 0.02)
+    assert (a.diff() >= 0).all() and abs(float(a[100].detach()) - 0.5) < 1e-6  # monotone, symmetric
+    off, on = x < -4.0, x > 4.0  # sigmoid(-4) = 0.018 < m / (1 + 2m)
+    assert (a[off] == 0).all() and (a[on] == 1).all()
+    a.sum().backward()
+    assert (x.grad[off] == 0).all() and (x.grad[x.abs() < 3] > 0).all()
+
+
+def test_runs_saved_before_the_coverage_margin_load_with_a_bare_sigmoid():
+    from nervp.train.config import TrainConfig, train_preset
+
+    cfg = train_preset("tiny")
+    assert cfg.model.alpha_margin == 0.05
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    old = cfg.to_json()
+    del old["model"]["alpha_margin"]
+    assert TrainConfig.from_json(old).model.alpha_margin == 0.0
+
+
 def test_nmf_factors_recover_a_nonnegative_low_rank_field():
     from nervp.model.translator import nmf_coeffs
 
