@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -151,10 +154,6 @@ def _worker_capture(k: int) -> OLATFrame:
 
 def _parallel_frames(cfg: SimConfig, workers: int) -> Iterator[OLATFrame]:
     """Frames 0..N-1 in order, rendered by `workers` processes (each builds the same stage)."""
-    import concurrent.futures as cf
-    import multiprocessing as mp
-    import os
-
     threads = max(1, (os.cpu_count() or 1) // workers)
     todo = iter(range(cfg.frames))
     with cf.ProcessPoolExecutor(workers, mp.get_context("spawn"), _worker_init, (cfg, threads)) as pool:

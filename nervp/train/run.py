@@ -52,6 +52,19 @@ def shared_steps(old: TrainConfig, new: TrainConfig) -> int:
     return n
 
 
+def _differences(have: dict, want: dict, prefix: str = "") -> str:
+    """'key: run value -> asked value' for every setting that differs (nested keys dotted)."""
+    out = []
+    for k in sorted(set(have) | set(want)):
+        a, b = have.get(k), want.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            sub = _differences(a, b, f"{prefix}{k}.")
+            out += [sub] if sub else []
+        elif a != b:
+            out.append(f"{prefix}{k}: {a} in the run, {b} asked")
+    return "; ".join(out)
+
+
 def _extend(run_dir: Path, have: dict, old: TrainConfig, new: TrainConfig) -> dict:
     """Give an existing run a new length (`nervp train --steps N --extend`). Checkpoints up to
     `shared_steps` are states the new run passes through as well, so training goes on from the
@@ -110,8 +123,9 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
         if extend and only_length:
             return _extend(run_dir, have, old, cfg)
         hint = " (to change only its length, add --extend)" if only_length else ""
-        raise RunError(f"{run_dir} holds a run with a different configuration: resume it with its own settings "
-                       f"or choose a new run directory{hint}")
+        diff = f" ({_differences(old.to_json(), wanted['train'])})" if old is not None else ""
+        raise RunError(f"{run_dir} holds a run with a different configuration{diff}: resume it with its own "
+                       f"settings or choose a new run directory{hint}")
     if not main:
         raise RunError(f"{run_dir} has no {CONFIG}: the main process prepares the run")
     run_dir.mkdir(parents=True, exist_ok=True)

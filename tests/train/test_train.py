@@ -76,6 +76,10 @@ def test_run_made_before_a_setting_existed_resumes(tiny_olat, trained, tmp_path)
         train_run(tiny_olat, old, cfg(steps=4))
     train_run(tiny_olat, old, cfg(steps=4, lr_decay=0.0))  # accepted (and nothing left to do)
     assert (old / "model.safetensors").exists()
+    del info["train"]["model"]["alpha_margin"]  # a run from before the coverage margin: a bare sigmoid
+    (old / "config.json").write_text(json.dumps(info))
+    with pytest.raises(RunError, match=r"\(model\.alpha_margin: 0\.0 in the run, 0\.05 asked\)"):
+        train_run(tiny_olat, old, cfg(steps=4, lr_decay=0.0))  # the refusal names what differs
 
 
 def test_lowrank_head_trains_and_starts_from_pca(tiny_olat, tmp_path):
