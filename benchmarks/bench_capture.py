@@ -86,7 +86,7 @@ def stream_path(name: str) -> Path:
 
 
 def raw_config(name: str, size: int = 256):
-    from nervp.config import RAW_PRESETS
+    from nervp.presets import RAW_PRESETS
     from nervp.lightstage.schedule import ScheduleConfig
     from nervp.synth.motion import MotionConfig
 

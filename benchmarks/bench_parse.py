@@ -13,7 +13,7 @@ Single-process CPU timings; torch threads as the machine sets them (recorded).
 
 Quality (--quality): `nervp.parse.evaluation` on the three shared clips, the blink
 normalisation experiment, and, with --synthetic DATASET, the virtual-stage truth report
-(make one with `nervp simulate /tmp/sim48.olat --size 256 --frames 48 --seed 3`).
+(make one with `nervp simulate /tmp/sim48.olat --size 256 --frames 48 --performer.seed 3`).
 
 Run:  python benchmarks/bench_parse.py [--quality] [--synthetic PATH] [--repeats 3]
 Writes benchmarks/results/parse.json.

@@ -150,7 +150,7 @@ def bench_speed(device: torch.device, sizes: list[int]) -> dict:
 
 
 def capture(size: int):
-    from nervp.config import sim_preset
+    from nervp.presets import sim_preset
     from nervp.synth.simulate import make_stage
 
     cfg = sim_preset("default", size=size, frames=1)

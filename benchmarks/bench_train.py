@@ -26,7 +26,7 @@ import dataclasses, json, statistics, sys, tempfile, time
 from pathlib import Path
 import torch
 from nervp.model.shape_regressor import ShapeRegressor
-from nervp.train.config import train_preset
+from nervp.presets import train_preset
 from nervp.train.data import TrainingSet
 from nervp.train.trainer import Trainer
 

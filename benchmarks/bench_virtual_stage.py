@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from common import peak_rss_mb, timeit, write
 
-from nervp.config import sim_preset
+from nervp.presets import sim_preset
 from nervp.synth.render_olat import gbuffer, light_visibility
 from nervp.synth.shading import shade
 from nervp.synth.simulate import make_stage

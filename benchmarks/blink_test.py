@@ -2,7 +2,7 @@
 
 End to end on the virtual light stage (`nervp.evaluate.blink` explains the quantities):
   1. simulate the target (seed 0) and the source (seed 1), exactly as
-     `nervp simulate PATH --frames 40 --size 128 --seed S` would; and a reference: the target's
+     `nervp simulate PATH --frames 40 --size 128 --performer.seed S` would; and a reference: the target's
      identity performing the source's performance (same renderer, the source's motion);
   2. fit all three with the product's tracker path (`performer_params(path, "fit")`:
      MediaPipe + head-model fit); the target's parameters and statistics go through
@@ -35,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write  # noqa: E402
 
-from nervp.config import sim_preset  # noqa: E402
+from nervp.presets import sim_preset  # noqa: E402
 from nervp.evaluate.blink import BlinkTest, blink_test  # noqa: E402
 from nervp.parse.normalize import param_stats  # noqa: E402
 from nervp.synth.motion import sample_motion  # noqa: E402

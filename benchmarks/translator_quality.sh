@@ -28,7 +28,7 @@ log() { echo "[$(date +%T)] $*"; }
 log "start: size $SIZE, $FRAMES frames, runs [$RUNS], at most $MINUTES min each on $DEVICE"
 python3 -c "import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))"
 
-OMP_NUM_THREADS=1 $py simulate "$W/target.olat" --frames "$FRAMES" --size "$SIZE" --seed 0 --overwrite \
+OMP_NUM_THREADS=1 $py simulate "$W/target.olat" --frames "$FRAMES" --size "$SIZE" --performer.seed 0 --overwrite \
   --workers "$SIM_WORKERS" > "$W/simulate.log" 2>&1 &
 sim=$!
 if [ "$BENCH" = 1 ]; then
@@ -39,8 +39,8 @@ fi
 wait $sim || { log "simulation failed"; tail -5 "$W/simulate.log"; exit 1; }
 log "dataset ready: $(tail -1 "$W/simulate.log")"
 
-declare -A extra=([olat]="" [long]="" [lowrank]="--head lowrank --rank 16" [lowrank_nmf]="--head lowrank --rank 16 --basis nmf"
-                 [no_multi_frame]="--no-multi-frame" [no_context]="--no-context" [no_gan]="--no-gan" [gan]="--gan-weight 0.1")
+declare -A extra=([olat]="" [long]="" [lowrank]="--model.head lowrank --model.rank 16" [lowrank_nmf]="--model.head lowrank --model.rank 16 --model.basis nmf"
+                 [no_multi_frame]="--no-multi-frame" [no_context]="--loss.context 0" [no_gan]="--loss.gan 0" [gan]="--loss.gan 0.1")
 names=(); pids=()
 for entry in $RUNS; do
   v=${entry%%:*}; n=$STEPS; [ "$entry" != "$v" ] && n=${entry#*:}

@@ -14,41 +14,42 @@ from __future__ import annotations
 import dataclasses
 import html
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from nervp.config import RAW_PRESETS, sim_preset
 from nervp.fileio import write_json_atomic, write_text_atomic
 from nervp.progress import console, progress_bar
+from nervp.synth.raw import RawConfig
+from nervp.synth.simulate import SimConfig
+from nervp.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
 class DemoConfig:
-    size: int = 128
-    """Image size of the capture and the network."""
-    target_frames: int = 40
+    """Everything the demo decides (presets in nervp/presets.py)."""
+
+    stage: SimConfig = field(default_factory=SimConfig)
+    """The virtual light stage of the target's capture (its frames and size; the source
+    performer is rendered on the same stage)."""
     source_frames: int = 32
-    steps: int = 500
-    """Training steps of the tiny preset."""
-    params: str = "fit"
-    """How the target and source are parsed: 'fit' (MediaPipe + head-model fitting) or 'truth'."""
+    """Frames of the second (source) performer."""
+    target_seed: int = 0
+    """Performer seed of the target."""
+    source_seed: int = 1
+    """Performer seed of the source (another face)."""
+    raw: RawConfig = field(default_factory=RawConfig)
+    """The raw 1000 fps stream sample shown on the page."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Training of the translator (its `params` also decides how the source is parsed)."""
     looks: tuple[str, ...] = ("rembrandt", "cyberpunk", "key-fill-rim")
     environment: str = "sky"
     """Spinning environment (a procedural name or an .hdr/.exr file)."""
 
 
-DEMO_PRESETS = {
-    "tiny": DemoConfig(size=64, target_frames=16, source_frames=12, steps=20, params="truth"),
-    "default": DemoConfig(),
-    "paper": DemoConfig(size=256, target_frames=96, source_frames=64, steps=5000),
-}
-
-
-def _simulate(path: Path, frames: int, size: int, seed: int, label: str) -> None:
+def _simulate(path: Path, stage: SimConfig, frames: int, seed: int, label: str) -> None:
     from nervp.synth.simulate import simulate
 
-    cfg = sim_preset("default", frames=frames, size=size)
-    cfg = dataclasses.replace(cfg, performer=dataclasses.replace(cfg.performer, seed=seed))
+    cfg = dataclasses.replace(stage, frames=frames, performer=dataclasses.replace(stage.performer, seed=seed))
     with progress_bar("OLAT sets") as bar:
         task = bar.add_task(label, total=frames)
         simulate(path, cfg, overwrite=True, on_frame=lambda i: bar.update(task, completed=i + 1))
@@ -57,31 +58,27 @@ def _simulate(path: Path, frames: int, size: int, seed: int, label: str) -> None
 def _relight(source: Path, out: Path, light: str, **kw) -> Path:
     from nervp.composite.pipeline import RelightSettings, run_relight
 
-    return run_relight(RelightSettings(source=source, out=out, light=light, overwrite=True, **kw))
+    return run_relight(source, out, RelightSettings(light=light, overwrite=True, **kw))
 
 
-def run_demo(out: Path, preset: str = "default") -> None:
+def run_demo(out: Path, d: DemoConfig) -> None:
     from nervp.evaluate.reconstruction import evaluate_run, save_strip
     from nervp.reenact import reenact
     from nervp.relight.lighting import parse_lighting
     from nervp.synth.raw import simulate_raw
-    from nervp.train.config import train_preset
     from nervp.train.run import load_run, train_run
     from nervp.viz.contact import inspect_dataset
 
-    d = DEMO_PRESETS[preset]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     target, source = out / "target.olat", out / "source.olat"
     console.rule("1/6 virtual light stage")
-    _simulate(target, d.target_frames, d.size, 0, "target performer")
+    _simulate(target, d.stage, d.stage.frames, d.target_seed, "target performer")
     stage_text = inspect_dataset(target, "olat", 0, out / "target.contact.png")
-    rcfg = RAW_PRESETS["tiny"]
-    rcfg = dataclasses.replace(rcfg, sim=dataclasses.replace(rcfg.sim, frames=1, size=64))
     with progress_bar("raw images") as bar:
         task = bar.add_task("raw 1000 fps stream sample", total=None)
-        simulate_raw(out / "capture.raw", rcfg, overwrite=True,
+        simulate_raw(out / "capture.raw", d.raw, overwrite=True,
                      on_image=lambda i, n: bar.update(task, completed=i + 1, total=n))
     raw_text = inspect_dataset(out / "capture.raw", "raw", 0, out / "capture.contact.png")
 
@@ -91,7 +88,7 @@ def run_demo(out: Path, preset: str = "default") -> None:
         import shutil
 
         shutil.rmtree(run_dir)
-    cfg = train_preset("tiny", steps=d.steps, params=d.params, ckpt_every=max(d.steps // 2, 1))
+    cfg = d.train
     with progress_bar("steps") as bar:
         task = bar.add_task("train", total=cfg.steps)
         train_run(target, run_dir, cfg, on_step=lambda s, logs: bar.update(task, completed=s))
@@ -104,11 +101,11 @@ def run_demo(out: Path, preset: str = "default") -> None:
     m = rec.metrics
 
     console.rule("4/6 reenact from a second performer")
-    _simulate(source, d.source_frames, d.size, 1, "source performer (another face)")
+    _simulate(source, d.stage, d.source_frames, d.source_seed, "source performer (another face)")
     reenacted = out / "reenacted.olat"
     with progress_bar("frames") as bar:
         task = bar.add_task("reenact", total=d.source_frames)
-        reenact(run_dir, source, reenacted, params=d.params, overwrite=True,
+        reenact(run_dir, source, reenacted, params=cfg.params, overwrite=True,
                 on_frame=lambda t, n: bar.update(task, completed=t + 1))
 
     console.rule("5/6 relight and composite")

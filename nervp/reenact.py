@@ -8,16 +8,15 @@ a reflectance-field dataset (kind "olat": the target's OLAT images, normal, albe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 
 from nervp.errors import NervpError
-from nervp.lightstage.dome import Dome
-from nervp.parse.conditioning import conditioning_maps
+from nervp.parse.conditioning import MapSettings, conditioning_maps
 from nervp.parse.normalize import retarget
 from nervp.parse.types import FaceParams, NormStats
 from nervp.store.olat import OLATFrame, write_olat_dataset
@@ -45,15 +44,16 @@ def source_conditioning(run: FinishedRun, source: FaceParams, normalize: bool = 
     """(T, C, H, W) conditioning maps of `source` retargeted to the run's target."""
     target, stats = load_target(run.path)
     driven, report = driven_params(target, stats, source, normalize)
-    maps = conditioning_maps(driven, size=(int(run.info["height"]), int(run.info["width"])), pose=pose)
+    maps = conditioning_maps(driven, MapSettings(size=(run.info.height, run.info.width), pose=pose))
     return maps.stacked().float(), driven.replace(theta=maps.theta, phi=maps.phi), report
 
 
 @torch.no_grad()
 def predict_frames(run: FinishedRun, cond: torch.Tensor, batch: int = 4,
-                   frames: list[int] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+                   frames: list[int] | None = None) -> Iterator[tuple[int, OLATFrame]]:
     """Run the translator over each frame's window (every frame of `cond`, or only `frames`);
-    yield (t, arrays in dataset layout, linear)."""
+    yield (t, the predicted `OLATFrame`: linear OLAT images, their sum as the full-lit image,
+    alpha, normal, albedo premultiplied by alpha; no parameters or time)."""
     model = run.translator
     dev = next(model.parameters()).device
     n_in = run.cfg.model.in_frames
@@ -66,7 +66,8 @@ def predict_frames(run: FinishedRun, cond: torch.Tensor, batch: int = 4,
         normal = (pred.normal.float().permute(0, 2, 3, 1).cpu().numpy()) * (alpha[..., None] > 0.5)
         albedo = pred.albedo.float().permute(0, 2, 3, 1).cpu().numpy()  # premultiplied by alpha
         for k, t in enumerate(chunk.tolist()):
-            yield t, {"olat": olat[k], "alpha": alpha[k], "normal": normal[k], "albedo": albedo[k]}
+            yield t, OLATFrame(olat=olat[k], full_lit=olat[k].sum(0), alpha=alpha[k], normal=normal[k],
+                               albedo=albedo[k])
 
 
 def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "truth"] = "fit",
@@ -82,18 +83,17 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
         raise NervpError(f"{source} has no frames")
     cond, driven, report = source_conditioning(run, src, normalize, pose)
     T = cond.shape[0]
-    dome = Dome.from_json(run.info["dome"])
+    dome = run.info.dome_model()
 
     def frames() -> Iterator[OLATFrame]:
-        for t, a in predict_frames(run, cond):
+        for t, f in predict_frames(run, cond):
             if on_frame is not None:
                 on_frame(t, T)
-            yield OLATFrame(olat=a["olat"], full_lit=a["olat"].sum(0), alpha=a["alpha"], normal=a["normal"],
-                            albedo=a["albedo"], theta=driven.theta[t].numpy(), phi=driven.phi[t].numpy(),
-                            time=t / max(src.fps, 1e-6))
+            yield dataclasses.replace(f, theta=driven.theta[t].numpy(), phi=driven.phi[t].numpy(),
+                                      time=t / max(src.fps, 1e-6))
 
-    manifest = {"height": int(run.info["height"]), "width": int(run.info["width"]), "fps": float(src.fps),
-                "camera": run.info.get("camera"), "source": "translator",
+    manifest = {"height": run.info.height, "width": run.info.width, "fps": float(src.fps),
+                "camera": run.info.camera, "source": "translator",
                 "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": params,
                                 "pose": pose, "step": run.step, **report}}
     write_olat_dataset(Path(out), frames(), T, manifest, dome, beta=run.beta_bar.numpy(), overwrite=overwrite)

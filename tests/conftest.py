@@ -20,7 +20,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def tiny_cfg():
-    from nervp.config import sim_preset
+    from nervp.presets import sim_preset
 
     return sim_preset("tiny")
 

@@ -40,14 +40,10 @@ from nervp.relight.lighting import (
 from nervp.relight.weights import Spread, led_calibration
 
 
-@dataclass
+@dataclass(frozen=True)
 class RelightSettings:
-    """Everything `nervp relight` takes (each field is a command-line option)."""
+    """How `nervp relight` renders a field to a file (each field is a command-line option)."""
 
-    source: Path
-    """OLAT dataset or low-rank field directory."""
-    out: Path
-    """OUT.mp4 (H.264), OUT.png (PNG sequence) or OUT.exr (linear half-float EXR sequence with alpha)."""
     light: str = "studio"
     """An environment map (.hdr, .exr), LED weights (.npy, .json), a procedural environment
     (uniform, sky, sunset, overcast, studio) or a look (key-fill-rim, rembrandt, cyberpunk,
@@ -145,12 +141,12 @@ class _Plan:
     bg_env: EnvMap | None
 
 
-def _plan(s: RelightSettings) -> _Plan:
+def _plan(source: Path, s: RelightSettings) -> _Plan:
     if s.batch < 1:
         raise ConfigError(f"--batch must be at least 1, got {s.batch}")
     if s.frames is not None and s.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {s.frames}")
-    src = open_source(s.source)
+    src = open_source(source)
     lighting = parse_lighting(s.light)
     lighting = rotate_lighting(rotate_lighting(lighting, s.tilt, (1.0, 0.0, 0.0)), s.rotate)
     n_out = s.frames or src.n_frames
@@ -258,12 +254,13 @@ def _background(plan: _Plan, i: int, H: int, W: int, exposure: float, video,
     return colour.expand(H, W, 3) / exposure, None
 
 
-def run_relight(s: RelightSettings) -> Path:
-    """Do the whole job; returns the output path. Raises NervpError for anything the user can fix."""
+def run_relight(source: Path, out: Path, s: RelightSettings = RelightSettings()) -> Path:
+    """Relight the OLAT dataset or low-rank field `source` into `out` (OUT.mp4, OUT.png or
+    OUT.exr); returns the output path. Raises NervpError for anything the user can fix."""
     from nervp.progress import console, progress_bar
 
-    spec: OutputSpec = output_spec(s.out, s.overwrite)
-    plan = _plan(s)
+    spec: OutputSpec = output_spec(Path(out), s.overwrite)
+    plan = _plan(Path(source), s)
     fps = s.fps or plan.src.fps
     if not fps > 0:
         raise ConfigError(f"--fps must be positive, got {fps}")

@@ -83,11 +83,11 @@ class Reconstruction:
 def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting],
                  frames: list[int] | None = None) -> Reconstruction:
     ds = load_olat(dataset)
-    frames = list(run.info["val_frames"]) if frames is None else frames
+    frames = list(run.info.val_frames) if frames is None else frames
     if not frames:
         raise ValueError("no held-out frames to evaluate")
     pred_by_t = dict(predict_frames(run, run.cond, frames=frames))
-    P = np.stack([pred_by_t[t]["olat"] for t in frames])  # (T, L, H, W, 3)
+    P = np.stack([pred_by_t[t].olat for t in frames])  # (T, L, H, W, 3)
     G = np.stack([ds.read("olat", t).astype(np.float32) for t in frames])
     dome = ds.dome
     per_olat = olat_psnr(P, G)
@@ -110,7 +110,7 @@ def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting]
     for t in frames:
         n_true = ds.read("normal", t).astype(np.float32)
         a = ds.read("alpha", t).astype(np.float32) > 0.5
-        n_pred = pred_by_t[t]["normal"]
+        n_pred = pred_by_t[t].normal
         cos = np.clip((n_true * n_pred).sum(-1) / np.maximum(np.linalg.norm(n_pred, axis=-1), 1e-6), -1, 1)
         normal_err.append(np.degrees(np.arccos(cos[a])).mean())
     stability = temporal_change_ratio(*first) if len(frames) > 1 and first is not None else None

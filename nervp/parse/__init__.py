@@ -3,11 +3,11 @@ model G(β̄, θ_t, φ_t), normalise a source performer to a target (eq. 6), and
 conditioning maps F_t = {I^d, I^c, I^l} (eq. 7). See docs/PARSING.md."""
 
 from nervp.parse.conditioning import (
+    MapSettings,
     conditioning_maps,
     fixed_pose,
     iter_conditioning_maps,
     map_mesh,
-    render_maps,
     sample_vertex_colours,
 )
 from nervp.parse.fit import (
@@ -46,6 +46,7 @@ __all__ = [
     "FaceTrack",
     "FaceTracker",
     "FitConfig",
+    "MapSettings",
     "Frames",
     "NormReport",
     "NormStats",
@@ -69,7 +70,6 @@ __all__ = [
     "normalize",
     "one_euro",
     "param_stats",
-    "render_maps",
     "retarget",
     "sample_vertex_colours",
     "scale_camera",

@@ -235,22 +235,44 @@ def _render_chunk(model: HeadModel, mm: MapMesh, beta: Tensor, theta: Tensor, ph
                             theta.float(), phi.float(), mm.pncc_box)
 
 
-def iter_maps(beta: Tensor, theta: Tensor, phi: Tensor, camera: Camera, colour: Tensor | None,
-              levels: int = 1, line_width: float | None = None, model: HeadModel | None = None,
-              chunk: int = 16, device: torch.device | str | None = None) -> Iterator[tuple[int, ConditioningMaps]]:
-    """Yield (first frame, maps of up to `chunk` frames) for θ (T, 6), φ (T, E) with identity
+@dataclass(frozen=True)
+class MapSettings:
+    """How conditioning maps are drawn (the same for training, reenactment and `nervp condition`)."""
+
+    size: int | tuple[int, int] | None = None
+    """Output size: H in pixels (W keeps the camera's aspect) or (H, W); None keeps the
+    camera's. Intrinsics are scaled to it."""
+    pose: PoseMode = "tracked"
+    """tracked: θ_t of every frame; fixed: a frontal head at the mean translation (module docstring)."""
+    chunk: int = 16
+    """Frames rasterized at once (memory grows with chunk x H x W)."""
+    line_width: float | None = None
+    """Landmark line width in pixels (None: max(1, H / 160))."""
+    device: str | None = None
+    """Where to render ("cuda" on a GPU; None: the parameters' device); the maps stay there."""
+
+    def validate(self) -> None:
+        if self.pose not in ("tracked", "fixed"):
+            raise NervpError(f"pose must be 'tracked' or 'fixed', got {self.pose!r}")
+        if self.chunk < 1:
+            raise NervpError(f"the map chunk must be at least 1 frame, got {self.chunk}")
+        if self.line_width is not None and not self.line_width > 0:
+            raise NervpError(f"the landmark line width must be positive, got {self.line_width}")
+
+
+def _iter_maps(beta: Tensor, theta: Tensor, phi: Tensor, camera: Camera, colour: Tensor | None,
+               levels: int, s: MapSettings, model: HeadModel | None) -> Iterator[tuple[int, ConditioningMaps]]:
+    """Yield (first frame, maps of up to `s.chunk` frames) for θ (T, 6), φ (T, E) with identity
     β (n_id,) seen by `camera` (batch 1; its image size is the maps' size). `colour`: (V', 3)
-    sRGB [0, 1] per fine vertex of the level-`levels` mesh, or None for a uniform grey.
-    `line_width`: pixels (default max(1, H / 160)). `device`: where to render (default θ's
-    device; the maps come back there)."""
+    sRGB [0, 1] per fine vertex of the level-`levels` mesh, or None for a uniform grey."""
     model = model or load_head_model()
     mm = map_mesh(levels, model)
-    device = theta.device if device is None else torch.device(device)
+    device = theta.device if s.device is None else torch.device(s.device)
     if device != mm.faces.device:
         model, mm = model.to(device), mm.to(device)
     camera = camera.to(device)
     beta, theta, phi = beta.to(device), theta.to(device), phi.to(device)
-    lw = line_width if line_width is not None else max(1.0, camera.height / 160)
+    lw = s.line_width if s.line_width is not None else max(1.0, camera.height / 160)
     if colour is None:
         colour = torch.full((mm.pncc.shape[0], 3), DEFAULT_GREY)
     colour = colour.to(device)
@@ -261,25 +283,8 @@ def iter_maps(beta: Tensor, theta: Tensor, phi: Tensor, camera: Camera, colour: 
         raise ValueError(f"theta must be (T, 6) and phi (T, E); got {tuple(theta.shape)}, {tuple(phi.shape)}")
     attrs = torch.cat([colour.float(), mm.pncc], dim=1)  # (V', 6)
     with torch.no_grad():
-        for a in range(0, theta.shape[0], chunk):
-            yield a, _render_chunk(model, mm, beta, theta[a:a + chunk], phi[a:a + chunk], camera, attrs, lw)
-
-
-def render_maps(beta: Tensor, theta: Tensor, phi: Tensor, camera: Camera, colour: Tensor | None,
-                levels: int = 1, line_width: float | None = None, model: HeadModel | None = None,
-                chunk: int = 16, on_chunk: Callable[[int], None] | None = None,
-                device: torch.device | str | None = None) -> ConditioningMaps:
-    """All maps at once (arguments as `iter_maps`); `on_chunk(frames done)` reports progress."""
-    parts = []
-    for a, m in iter_maps(beta, theta, phi, camera, colour, levels, line_width, model, chunk, device):
-        parts.append(m)
-        if on_chunk is not None:
-            on_chunk(a + m.n_frames)
-    if not parts:
-        raise NervpError("no frames to render")
-    cat = lambda name: torch.cat([getattr(m, name) for m in parts])  # noqa: E731
-    return ConditioningMaps(cat("diffuse"), cat("pncc"), cat("landmark"), cat("mask"), cat("theta"),
-                            cat("phi"), parts[0].pncc_box)
+        for a in range(0, theta.shape[0], s.chunk):
+            yield a, _render_chunk(model, mm, beta, theta[a:a + s.chunk], phi[a:a + s.chunk], camera, attrs, lw)
 
 
 def map_camera(camera: Camera, size: int | tuple[int, int] | None) -> Camera:
@@ -298,51 +303,48 @@ def map_camera(camera: Camera, size: int | tuple[int, int] | None) -> Camera:
 
 
 def _pose(params: FaceParams, frames: slice | None, pose: PoseMode) -> tuple[FaceParams, Tensor]:
-    if pose not in ("tracked", "fixed"):
-        raise NervpError(f"pose must be 'tracked' or 'fixed', got {pose!r}")
     p = params if frames is None else params.select(frames)
     if p.n_frames == 0:
         raise NervpError(f"no frames selected (the parameters have {params.n_frames})")
     return p, (fixed_pose(params.theta, params.valid)[: p.n_frames] if pose == "fixed" else p.theta)
 
 
-def conditioning_maps(params: FaceParams, model: HeadModel | None = None, camera: Camera | None = None,
-                      size: int | tuple[int, int] | None = None, pose: PoseMode = "tracked",
-                      frames: slice | None = None, chunk: int = 16,
-                      on_chunk: Callable[[int], None] | None = None,
-                      device: torch.device | str | None = None) -> ConditioningMaps:
-    """The conditioning maps of `params` (the translator's entry point).
+def iter_conditioning_maps(params: FaceParams, settings: MapSettings = MapSettings(), *,
+                           frames: slice | None = None, camera: Camera | None = None,
+                           model: HeadModel | None = None) -> Iterator[tuple[int, ConditioningMaps]]:
+    """The conditioning maps of `params` as a stream of (first frame, maps of a chunk of frames).
 
     Args:
         params: fitted (target) or normalised-and-retargeted (source, see `retarget`)
             parameters; their β, colour and colour_levels are used.
-        model: the head model (default: the packaged one).
-        camera: the camera to render with (default: `params.camera`).
-        size: output size, H (W keeps the camera's aspect) or (H, W); default the camera's;
-            intrinsics are scaled to it.
-        pose: "tracked" uses θ_t; "fixed" holds a frontal head (module docstring).
+        settings: size, pose, chunk, line width and device (`MapSettings`).
         frames: a slice of frames to render (default all).
-        chunk: frames rasterized at once (memory grows with chunk × H × W).
-        device: where to render ("cuda" on a GPU; default the parameters' device).
+        camera: the camera to render with (default `params.camera`), scaled to `settings.size`.
+        model: the head model (default: the packaged one).
 
-    Returns:
-        `ConditioningMaps` of the selected frames (float32, on `device`).
+    Yields:
+        (first frame of the chunk, `ConditioningMaps` of the chunk: float32, on the settings' device).
     """
-    cam = map_camera(camera or params.camera, size)
-    p, theta = _pose(params, frames, pose)
-    return render_maps(params.beta, theta, p.phi, cam, params.colour, params.colour_levels,
-                       model=model, chunk=chunk, on_chunk=on_chunk, device=device)
+    settings.validate()
+    cam = map_camera(camera or params.camera, settings.size)
+    p, theta = _pose(params, frames, settings.pose)
+    return _iter_maps(params.beta, theta, p.phi, cam, params.colour, params.colour_levels, settings, model)
 
 
-def iter_conditioning_maps(params: FaceParams, model: HeadModel | None = None, camera: Camera | None = None,
-                           size: int | tuple[int, int] | None = None, pose: PoseMode = "tracked",
-                           frames: slice | None = None, chunk: int = 16,
-                           device: torch.device | str | None = None) -> Iterator[tuple[int, ConditioningMaps]]:
-    """`conditioning_maps` as a stream of (first frame, maps of a chunk), for long clips."""
-    cam = map_camera(camera or params.camera, size)
-    p, theta = _pose(params, frames, pose)
-    return iter_maps(params.beta, theta, p.phi, cam, params.colour, params.colour_levels, model=model,
-                     chunk=chunk, device=device)
+def conditioning_maps(params: FaceParams, settings: MapSettings = MapSettings(), *,
+                      frames: slice | None = None, camera: Camera | None = None,
+                      model: HeadModel | None = None,
+                      on_chunk: Callable[[int], None] | None = None) -> ConditioningMaps:
+    """All the conditioning maps of `params` at once (the translator's entry point); arguments
+    as `iter_conditioning_maps`; `on_chunk(frames done)` reports progress."""
+    parts = []
+    for a, m in iter_conditioning_maps(params, settings, frames=frames, camera=camera, model=model):
+        parts.append(m)
+        if on_chunk is not None:
+            on_chunk(a + m.n_frames)
+    cat = lambda name: torch.cat([getattr(m, name) for m in parts])  # noqa: E731
+    return ConditioningMaps(cat("diffuse"), cat("pncc"), cat("landmark"), cat("mask"), cat("theta"),
+                            cat("phi"), parts[0].pncc_box)
 
 
 # --------------------------------------------------------------------------- diffuse colour

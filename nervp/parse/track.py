@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nervp.errors import ConfigError, NervpError
+from nervp.parse.reports import TrackSummary
 from nervp.parse.smoothing import SmoothConfig, fill_gaps, smooth_track
 from nervp.parse.types import (
     FULL_FRAME,
@@ -293,19 +294,16 @@ def finish_track(raw: np.ndarray, method: np.ndarray, width: int, height: int, f
                      float(fps), source, smoothing)
 
 
-def track_summary(track: FaceTrack) -> dict:
+def track_summary(track: FaceTrack) -> TrackSummary:
     """Numbers a user wants: tracked fraction, gaps, how frames were found."""
-    T = track.n_frames
-    gaps = track.gaps()
-    return {
-        "frames": T, "found": int(track.found.sum()), "found_fraction": float(track.found.mean()),
-        "valid_fraction": float(track.valid.mean()),
-        "methods": {METHOD_NAMES[k]: int((track.method == k).sum()) for k in range(len(METHOD_NAMES))},
-        "gaps": [[a, b] for a, b in gaps],
-        "interpolated_frames": int((track.method == INTERPOLATED).sum()),
-        "unfilled_frames": int((~track.valid).sum()),
-        "median_iod_px": track.smoothing.get("scale_px"),
-    }
+    return TrackSummary(
+        frames=track.n_frames, found=int(track.found.sum()), found_fraction=float(track.found.mean()),
+        valid_fraction=float(track.valid.mean()),
+        methods={METHOD_NAMES[k]: int((track.method == k).sum()) for k in range(len(METHOD_NAMES))},
+        gaps=tuple((int(a), int(b)) for a, b in track.gaps()),
+        interpolated_frames=int((track.method == INTERPOLATED).sum()),
+        unfilled_frames=int((~track.valid).sum()),
+        median_iod_px=track.smoothing.get("scale_px"))
 
 
 __all__ = ["FULL_FRAME", "FaceTracker", "Frames", "TrackConfig", "camera_from_manifest",

@@ -1,14 +1,19 @@
-"""Training configuration and presets (`tiny` for CPU tests, `paper` for the paper's settings)."""
+"""Training configuration (its presets are in nervp/presets.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from nervp.errors import ConfigError
 from nervp.model.translator import TranslatorConfig
 from nervp.train.losses import LossConfig
+
+# Settings whose default changed after runs were saved without them, with the value those runs
+# were trained with: a run's config.json that lacks one loads with this value, not the new default.
+LEGACY_VALUES: dict[str, dict[str, Any]] = {"model": {"alpha_margin": 0.0}}
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,11 @@ class TrainConfig:
     """Steps between scalar logs."""
     image_every: int = 200
     """Steps between TensorBoard image grids."""
-    params: Literal["fit", "truth"] = "fit"
-    """Where the target's head-model parameters come from: fit them to the full-lit frames
-    (any capture), or the simulator's ground truth (virtual light stage only)."""
+    params: str = "fit"
+    """Where the target's head-model parameters come from: `fit` them to the full-lit frames
+    (any capture), the simulator's ground `truth` (virtual light stage only), or the path of a
+    face-parameters dataset that `nervp track` wrote from this dataset (so tracking can run on
+    another machine than training)."""
     multi_frame: bool = True
     """Feed 11 conditioning frames (False: only the newest, repeated; an ablation)."""
     device: str = "auto"
@@ -57,9 +64,32 @@ class TrainConfig:
     @staticmethod
     def from_json(d: dict[str, Any]) -> TrainConfig:
         d = dict(d)
-        model = TranslatorConfig(**{"alpha_margin": 0.0, **d.pop("model")})  # runs from before the margin
+        model = TranslatorConfig(**{**LEGACY_VALUES["model"], **d.pop("model")})
         loss = LossConfig(**d.pop("loss"))
         return TrainConfig(**d, model=model, loss=loss)
+
+    def validate(self) -> None:
+        """Raise ConfigError, naming the flag, for a setting no run can use."""
+        _positive_int(steps=self.steps, batch=self.batch, ckpt_every=self.ckpt_every,
+                      log_every=self.log_every, image_every=self.image_every)
+        _positive_float(lr=self.lr, lr_disc=self.lr_disc, coeff_lr=self.coeff_lr)
+        if not 0.0 <= self.lr_decay <= 1.0:
+            raise ConfigError(f"--lr-decay must be in [0, 1], got {self.lr_decay}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"--val-fraction must be in (0, 1), got {self.val_fraction}")
+        m = self.model
+        _positive_int(**{"model.rank": m.rank, "model.base-channels": m.base_channels,
+                         "model.max-channels": m.max_channels, "model.depth": m.depth,
+                         "model.in-frames": m.in_frames})
+        if not 0.0 <= m.alpha_margin < 0.5:
+            raise ConfigError(f"--model.alpha-margin must be in [0, 0.5), got {m.alpha_margin}")
+        if m.basis != TranslatorConfig.basis and m.head != "lowrank":
+            raise ConfigError(f"--model.basis {m.basis} applies to the low-rank head only: add --model.head lowrank")
+        for name, w in dataclasses.asdict(self.loss).items():
+            if isinstance(w, float) and not (math.isfinite(w) and w >= 0):
+                raise ConfigError(f"--loss.{name.replace('_', '-')} must be a finite number >= 0, got {w}")
+        if not 0.0 <= self.loss.gan_start <= 1.0:
+            raise ConfigError(f"--loss.gan-start must be in [0, 1], got {self.loss.gan_start}")
 
     def lr_factor(self, step: int) -> float:
         """Learning-rate multiplier for the update made at `step` (0-based)."""
@@ -70,26 +100,13 @@ class TrainConfig:
         return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * x))
 
 
-# `tiny` and `default` are tuned for short runs on our data (measured in docs/TRANSLATOR.md,
-# 64², 900 steps, held-out relit PSNR): the field's MSE weighted 500 (in network units the
-# per-pixel MSE is ~1e-3, far below the MS-SSIM term: +1.5 dB over weight 1), no adversarial
-# term (with it, even at λ1 = 0.01, 1.2-3 dB worse at these lengths), a higher learning rate
-# with a cosine decay over the second half, the coverage MSE weighted 20 (+0.01 SSIM). `paper`
-# keeps the paper's weights (λ1 = λ2 = 0.1).
-_SHORT_RUN_LOSS = LossConfig(mse=500.0, alpha=20.0, gan=0.0)
-
-TRAIN_PRESETS: dict[str, TrainConfig] = {
-    "tiny": TrainConfig(steps=60, batch=2, lr=2e-3, lr_decay=0.5, ckpt_every=20, log_every=5, image_every=30,
-                        model=TranslatorConfig(base_channels=16, max_channels=64, depth=3),
-                        loss=dataclasses.replace(_SHORT_RUN_LOSS, msssim_lights=4)),
-    "default": TrainConfig(steps=2000, batch=4, lr=1e-3, lr_decay=0.5,
-                           model=TranslatorConfig(base_channels=32, max_channels=128, depth=4), loss=_SHORT_RUN_LOSS),
-    "paper": TrainConfig(steps=100000, batch=4, model=TranslatorConfig(base_channels=64, max_channels=512, depth=5),
-                         loss=LossConfig(msssim_lights=0)),
-}
+def _positive_int(**values: int) -> None:
+    for name, v in values.items():
+        if v < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {v}")
 
 
-def train_preset(name: str, **overrides: Any) -> TrainConfig:
-    if name not in TRAIN_PRESETS:
-        raise KeyError(f"unknown preset {name!r}; choose one of {', '.join(TRAIN_PRESETS)}")
-    return dataclasses.replace(TRAIN_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+def _positive_float(**values: float) -> None:
+    for name, v in values.items():
+        if not (math.isfinite(v) and v > 0):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a finite number > 0, got {v}")

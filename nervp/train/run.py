@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from nervp.errors import NervpError
 from nervp.fileio import write_json_atomic
+from nervp.lightstage.dome import Dome
 from nervp.model.shape_regressor import ShapeRegressor, train_regressor
 from nervp.model.translator import Translator
 from nervp.store.olat import OLATDataset, load_olat
@@ -31,6 +32,57 @@ COND = "conditioning.safetensors"
 
 class RunError(NervpError):
     """A run directory is missing, incomplete or incompatible."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run's config.json: what it is trained with, and what it knows of its dataset.
+
+    Attributes:
+        train: the training configuration.
+        dataset: absolute path of the target's OLAT dataset.
+        olat_scale: linear radiance that 1.0 in network units stands for.
+        n_frames, fps: the dataset's frames and their rate (frames per second).
+        dome: the dataset's dome record (`Dome.from_json` reads it; `dome_model()`).
+        camera: the dataset's camera record (K, R, t; None when it has none).
+        height, width: image size in pixels of the dataset and the network.
+        target: JSON record of the target's parameters (source, fit residual, eq. 6 statistics).
+        val_frames: frames held out from training (scored by `nervp evaluate`).
+    """
+
+    train: TrainConfig
+    dataset: str
+    olat_scale: float
+    n_frames: int
+    fps: float
+    dome: dict
+    camera: dict | None
+    height: int
+    width: int
+    target: dict
+    val_frames: tuple[int, ...]
+
+    def to_json(self) -> dict:
+        return {"train": self.train.to_json(), "dataset": self.dataset, "olat_scale": self.olat_scale,
+                "n_frames": self.n_frames, "fps": self.fps, "dome": self.dome, "camera": self.camera,
+                "height": self.height, "width": self.width, "target": self.target,
+                "val_frames": list(self.val_frames)}
+
+    @staticmethod
+    def from_json(d: dict, path: Path) -> RunInfo:
+        """Read a config.json's contents; RunError naming `path` when it is not one."""
+        try:
+            return RunInfo(TrainConfig.from_json(d["train"]), str(d["dataset"]), float(d["olat_scale"]),
+                           int(d["n_frames"]), float(d["fps"]), dict(d["dome"]), d.get("camera"),
+                           int(d["height"]), int(d["width"]), dict(d["target"]),
+                           tuple(int(t) for t in d["val_frames"]))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise RunError(f"{path} is corrupted or from another nervp version ({e.__class__.__name__}: {e}): "
+                           "train a new run") from e
+
+    def dome_model(self) -> Dome:
+        """The dataset's dome (LED positions, directions, solid angles, intensities)."""
+        return Dome.from_json(self.dome)
 
 
 def check_dataset_for_training(ds: OLATDataset) -> None:
@@ -94,11 +146,11 @@ def _extend(run_dir: Path, have: dict, old: TrainConfig, new: TrainConfig) -> di
     return info
 
 
-def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = True, extend: bool = False) -> dict:
+def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = True, extend: bool = False) -> RunInfo:
     """Create (or check) the run directory: config, cached conditioning maps, target parameters,
-    the context-loss regressor. Never modifies the dataset. Returns the run's config dict.
+    the context-loss regressor. Never modifies the dataset. Returns the run's `RunInfo`.
     With `extend`, an existing run whose config differs only in `steps` takes the new length."""
-    from nervp.train.targets import target_conditioning
+    from nervp.train.targets import is_tracked, target_conditioning
 
     ds = load_olat(dataset)
     check_dataset_for_training(ds)
@@ -118,16 +170,19 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
         except (KeyError, TypeError):
             old = None
         if old is not None and old.to_json() == wanted["train"]:
-            return have
+            return RunInfo.from_json(have, cfg_path)
         only_length = old is not None and dataclasses.replace(old, steps=cfg.steps) == cfg
         if extend and only_length:
-            return _extend(run_dir, have, old, cfg)
+            return RunInfo.from_json(_extend(run_dir, have, old, cfg), cfg_path)
         hint = " (to change only its length, add --extend)" if only_length else ""
         diff = f" ({_differences(old.to_json(), wanted['train'])})" if old is not None else ""
         raise RunError(f"{run_dir} holds a run with a different configuration{diff}: resume it with its own "
                        f"settings or choose a new run directory{hint}")
     if not main:
         raise RunError(f"{run_dir} has no {CONFIG}: the main process prepares the run")
+    if cfg.params not in ("fit", "truth") and not is_tracked(Path(cfg.params)):
+        raise RunError(f"--params {cfg.params} is neither fit, truth nor a face-parameters dataset "
+                       "(write one with `nervp track DATASET PARAMS`)")
     run_dir.mkdir(parents=True, exist_ok=True)
     tgt = target_conditioning(ds, cfg, run_dir)
     save_file({"cond": tgt.cond.contiguous(), "beta_bar": tgt.beta_bar.contiguous(),
@@ -137,12 +192,11 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
     if cfg.loss.context > 0:
         reg = train_regressor(data.full_lit[data.train_idx], tgt.beta_frames[data.train_idx], steps=200, seed=cfg.seed)
         save_file(reg.state_dict(), str(run_dir / "regressor.safetensors"))
-    payload = {**wanted, "olat_scale": data.olat_scale, "n_frames": ds.n_frames, "fps": ds.manifest.get("fps", 25.0),
-               "dome": ds.manifest["dome"], "camera": ds.manifest.get("camera"),
-               "height": ds.height, "width": ds.width, "target": tgt.meta,
-               "val_frames": data.val_idx.tolist()}
-    write_json_atomic(cfg_path, payload)
-    return payload
+    info = RunInfo(cfg, wanted["dataset"], data.olat_scale, ds.n_frames, ds.manifest.get("fps", 25.0),
+                   ds.manifest["dome"], ds.manifest.get("camera"), ds.height, ds.width, tgt.meta,
+                   tuple(data.val_idx.tolist()))
+    write_json_atomic(cfg_path, info.to_json())
+    return info
 
 
 def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, should_stop=None,
@@ -150,6 +204,7 @@ def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, shou
     """Prepare (first time) and train (or resume) a run; returns the last logged scalars.
     With `time_limit_s` training stops after that long with a checkpoint (resume it later);
     `extend` lets `cfg.steps` change an existing run's length (see `prepare_run`)."""
+    cfg.validate()
     device = resolve_device(cfg.device)
     dinfo = init_distributed(device)
     run_dir = Path(run_dir)
@@ -157,7 +212,7 @@ def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, shou
         info = prepare_run(dataset, run_dir, cfg, extend=extend)
     if dinfo.world > 1:
         torch.distributed.barrier()
-        info = json.loads((run_dir / CONFIG).read_text())
+        info = RunInfo.from_json(json.loads((run_dir / CONFIG).read_text()), run_dir / CONFIG)
     tensors = load_file(str(run_dir / COND))
     ds = load_olat(dataset)
     data = load_training_set(ds, tensors["cond"], cfg.val_fraction)
@@ -172,7 +227,7 @@ def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, shou
         save_file({k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()},
                   str(run_dir / ".model.safetensors.tmp"))
         os.replace(run_dir / ".model.safetensors.tmp", run_dir / "model.safetensors")
-        write_json_atomic(run_dir / "final.json", {"step": trainer.step, **last, "olat_scale": info["olat_scale"]})
+        write_json_atomic(run_dir / "final.json", {"step": trainer.step, **last, "olat_scale": info.olat_scale})
     return last
 
 
@@ -181,7 +236,7 @@ class FinishedRun:
     """A loaded run: its config, the translator (eval mode) and what it knows of the target.
 
     Attributes:
-        path: the run directory. cfg: TrainConfig. info: config.json contents.
+        path: the run directory. cfg: TrainConfig. info: the run's config.json (`RunInfo`).
         translator: weights of the final model (or the latest checkpoint).
         olat_scale: linear radiance of 1.0 in network units.
         cond: (T, C, H, W) the target's cached conditioning maps.
@@ -190,7 +245,7 @@ class FinishedRun:
 
     path: Path
     cfg: TrainConfig
-    info: dict
+    info: RunInfo
     translator: Translator
     olat_scale: float
     cond: torch.Tensor
@@ -206,10 +261,11 @@ def load_run(run_dir: Path | str, device: str = "cpu", step: int | None = None) 
     if not cfg_path.is_file():
         raise RunError(f"{run_dir} is not a nervp run (no {CONFIG}): train one with `nervp train`")
     try:
-        info = json.loads(cfg_path.read_text())
-        cfg = TrainConfig.from_json(info["train"])
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise RunError(f"{cfg_path} is corrupted or from another nervp version ({e}): train a new run") from e
+        raw = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunError(f"{cfg_path} is corrupted ({e.__class__.__name__}): train a new run") from e
+    info = RunInfo.from_json(raw, cfg_path)
+    cfg = info.train
     model = Translator(cfg.model)
     final = run_dir / "model.safetensors"
     if step is not None:
@@ -234,8 +290,8 @@ def load_run(run_dir: Path | str, device: str = "cpu", step: int | None = None) 
         step = int(load_checkpoint(last, {"translator": model})["step"])
     tensors = load_file(str(run_dir / COND))
     model.eval().to(resolve_device(device))
-    return FinishedRun(run_dir, cfg, info, model, float(info["olat_scale"]), tensors["cond"],
+    return FinishedRun(run_dir, cfg, info, model, info.olat_scale, tensors["cond"],
                        tensors["beta_bar"], step)
 
 
-__all__ = ["FinishedRun", "RunError", "load_run", "prepare_run", "train_run", "DistInfo"]
+__all__ = ["DistInfo", "FinishedRun", "RunError", "RunInfo", "load_run", "prepare_run", "train_run"]

@@ -15,13 +15,15 @@ from torch import Tensor
 
 from nervp.errors import NervpError
 from nervp.fileio import write_json_atomic
-from nervp.parse.conditioning import conditioning_maps, sample_vertex_colours
+from nervp.parse.conditioning import MapSettings, conditioning_maps, sample_vertex_colours
 from nervp.parse.fit import fit_track
 from nervp.parse.normalize import param_stats
-from nervp.parse.track import load_frames, track_frames
+from nervp.parse.store import PARAMS_KIND, load_params
+from nervp.parse.track import Frames, load_frames, track_frames
 from nervp.parse.types import FaceParams, NormStats
 from nervp.render.camera import Camera
 from nervp.store.olat import OLATDataset
+from nervp.store.zstore import DatasetError, read_manifest
 
 PARAMS = "target_params"
 
@@ -39,14 +41,42 @@ class TargetConditioning:
     meta: dict
 
 
-def performer_params(path: Path, mode: str) -> FaceParams:
-    """Parameters of the performer in a video or OLAT dataset, with per-vertex colours.
+def is_tracked(path: Path) -> bool:
+    """Whether `path` is a face-parameters dataset (what `nervp track` writes)."""
+    try:
+        return read_manifest(Path(path)).get("kind") == PARAMS_KIND
+    except DatasetError:
+        return False
 
-    mode "fit": MediaPipe tracking and head-model fitting (any footage); "truth": the virtual
-    light stage's own parameters (simulated datasets only)."""
+
+def tracked_params(path: Path, frames: Frames | None = None) -> FaceParams:
+    """The parameters `nervp track` wrote to `path`, checked against the clip they stand for
+    (same frame count and image size) when `frames` is given."""
+    pf = load_params(path)
+    p = pf.params
+    if frames is not None:
+        H, W = frames.images.shape[1:3]
+        if p.n_frames != frames.n_frames or (p.camera.height, p.camera.width) != (H, W):
+            raise NervpError(f"{path} holds {p.n_frames} frames at {p.camera.width}x{p.camera.height} but the "
+                             f"capture has {frames.n_frames} at {W}x{H}: track this capture with `nervp track`")
+    if p.colour is None:
+        raise NervpError(f"{path} has no diffuse colour: track the clip again with `nervp track`")
+    return p
+
+
+def performer_params(path: Path, mode: str) -> FaceParams:
+    """Parameters of the performer in a video, OLAT dataset or face-parameters dataset, with
+    per-vertex colours.
+
+    A face-parameters dataset (`nervp track`'s output) is used as it is. Otherwise `mode`
+    "fit": MediaPipe tracking and head-model fitting (any footage); "truth": the virtual light
+    stage's own parameters (simulated datasets only); any other value: the path of a
+    face-parameters dataset tracked from `path` (checked to match it)."""
     from nervp.face import load_head_model
     from nervp.store.olat import load_olat
 
+    if is_tracked(path):
+        return tracked_params(path)
     frames = load_frames(path)
     model = load_head_model()
     if mode == "truth":
@@ -63,8 +93,11 @@ def performer_params(path: Path, mode: str) -> FaceParams:
                             id_names=model.id_names, expr_names=model.expr_names, beta_frames=beta.expand(T, -1).clone())
     elif mode == "fit":
         params = fit_track(track_frames(frames), frames.camera)
+    elif is_tracked(Path(mode)):
+        return tracked_params(Path(mode), frames)
     else:
-        raise NervpError(f"unknown parameter source {mode!r}: use 'fit' or 'truth'")
+        raise NervpError(f"--params {mode!r} is neither 'fit', 'truth' nor a face-parameters dataset "
+                         "(write one with `nervp track`)")
     colour = sample_vertex_colours(frames.images, params, levels=1)
     return params.replace(colour=colour, colour_levels=1)
 
@@ -73,7 +106,7 @@ def target_conditioning(ds: OLATDataset, cfg, run_dir: Path) -> TargetConditioni
     """Parameters, colours and conditioning maps of the target's own frames; also saved to
     `run_dir` (target_params.*) for reenactment."""
     params = performer_params(ds.path, cfg.params)
-    maps = conditioning_maps(params, size=(ds.height, ds.width))
+    maps = conditioning_maps(params, MapSettings(size=(ds.height, ds.width)))
     bf = params.beta_frames if params.beta_frames is not None else params.beta.expand(params.n_frames, -1)
     bf = torch.where(torch.isnan(bf), params.beta.expand_as(bf), bf)
     stats = param_stats(params)

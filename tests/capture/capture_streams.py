@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from nervp.config import RAW_PRESETS
+from nervp.presets import RAW_PRESETS
 from nervp.lightstage.dome import DomeConfig
 from nervp.lightstage.schedule import ScheduleConfig
 from nervp.synth.motion import MotionConfig

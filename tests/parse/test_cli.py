@@ -61,14 +61,14 @@ def test_track_real_clip_quality(tracked):
 def test_condition_and_inspect(tracked, tmp_path, capsys):
     from nervp.parse.store import load_conditioning
 
-    rc, err = run(capsys, "condition", tracked, tmp_path / "own.cond", "--size", 64)
+    rc, err = run(capsys, "condition", tracked, tmp_path / "own.cond", "--maps.size", 64)
     assert rc == 0, err
     ds = load_conditioning(tmp_path / "own.cond")
     assert (ds.n_frames, ds.height, ds.width) == (40, 64, 64)
     m = ds.maps(slice(0, 2))
     assert float(m.mask.float().mean()) > 0.05 and float(m.diffuse.max()) > 0.2
-    rc, err = run(capsys, "condition", tracked, tmp_path / "re.cond", "--target", tracked, "--pose", "fixed",
-                  "--size", 48)
+    rc, err = run(capsys, "condition", tracked, tmp_path / "re.cond", "--target", tracked, "--maps.pose", "fixed",
+                  "--maps.size", 48)
     assert rc == 0, err
     fixed = load_conditioning(tmp_path / "re.cond").maps()
     assert np.allclose(fixed.theta[:, :3].numpy(), 0.0)
@@ -89,7 +89,7 @@ def test_single_frame_source_is_refused(short_clip, tracked, tmp_path, capsys):
     assert rc == 2 and "at least 2" in err and "Traceback" not in err
     assert not (tmp_path / "x.cond").exists()
     rc, err = run(capsys, "condition", tmp_path / "one.params", tmp_path / "y.cond", "--target", tracked,
-                  "--no-normalize", "--size", 32)
+                  "--no-normalize", "--maps.size", 32)
     assert rc == 0, err  # the ablation needs no statistics
 
 
@@ -136,7 +136,7 @@ def test_mismatched_parameter_files(tmp_path, capsys):
     write_params(tmp_path / "b", b, param_stats(b))
     rc, err = run(capsys, "condition", tmp_path / "b", tmp_path / "x.cond", "--target", tmp_path / "a")
     assert rc == 2 and "different expression" in err
-    rc, err = run(capsys, "condition", tmp_path / "a", tmp_path / "y.cond", "--size", 4)
-    assert rc == 2 and "--size" in err
+    rc, err = run(capsys, "condition", tmp_path / "a", tmp_path / "y.cond", "--maps.size", 4)
+    assert rc == 2 and "--maps.size" in err
     rc, err = run(capsys, "condition", tmp_path / "nothing", tmp_path / "z.cond")
     assert rc == 2 and "does not exist" in err

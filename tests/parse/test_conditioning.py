@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nervp.face import load_head_model, pose_matrix
-from nervp.parse.conditioning import conditioning_maps, map_mesh, render_maps, sample_vertex_colours
+from nervp.parse.conditioning import MapSettings, conditioning_maps, map_mesh, sample_vertex_colours
 from nervp.parse.fit import video_camera
 from nervp.parse.types import FaceParams
 from nervp.render.camera import project
@@ -69,7 +69,7 @@ def test_pncc_is_the_canonical_coordinate(model):
 
 def test_chunking_does_not_change_the_maps(model):
     p = make_params(model, T=5)
-    a, b = conditioning_maps(p, chunk=2), conditioning_maps(p, chunk=16)
+    a, b = conditioning_maps(p, MapSettings(chunk=2)), conditioning_maps(p, MapSettings(chunk=16))
     for name in ("diffuse", "pncc", "landmark", "mask"):
         assert torch.equal(getattr(a, name), getattr(b, name)), name
 
@@ -85,7 +85,7 @@ def test_closed_eyes_hide_the_irises(model):
 def test_fixed_pose_holds_the_head_still(model):
     p = make_params(model, T=3)
     moving = conditioning_maps(p)
-    fixed = conditioning_maps(p, pose="fixed")
+    fixed = conditioning_maps(p, MapSettings(pose="fixed"))
     assert not torch.equal(moving.mask[0], moving.mask[2])
     assert torch.equal(fixed.mask[0], fixed.mask[2]) and torch.equal(fixed.pncc[0], fixed.pncc[2])
     assert float(fixed.theta[:, :3].abs().max()) == 0.0
@@ -94,12 +94,12 @@ def test_fixed_pose_holds_the_head_still(model):
 
 def test_size_scales_the_camera(model):
     p = make_params(model, T=1)
-    big, small = conditioning_maps(p), conditioning_maps(p, size=S // 2)
+    big, small = conditioning_maps(p), conditioning_maps(p, MapSettings(size=S // 2))
     assert small.mask.shape == (1, S // 2, S // 2)
     down = big.mask.float().reshape(1, S // 2, 2, S // 2, 2).mean((2, 4))
     assert float((down - small.mask.float()).abs().mean()) < 0.05
     with pytest.raises(Exception, match="at least 8"):
-        conditioning_maps(p, size=4)
+        conditioning_maps(p, MapSettings(size=4))
 
 
 def test_vertex_colours_come_back_from_rendered_frames(model):
@@ -107,7 +107,7 @@ def test_vertex_colours_come_back_from_rendered_frames(model):
     mm = map_mesh(1)
     colour = 0.15 + 0.7 * mm.pncc  # a smooth known colour in sRGB [0, 1]
     p = make_params(model, T=5, colour=colour, size=160)
-    maps = render_maps(p.beta, p.theta, p.phi, p.camera, colour, 1)
+    maps = conditioning_maps(p)
     images = (maps.diffuse.numpy() * 255 + 0.5).astype(np.uint8)
     got = sample_vertex_colours(images, p, levels=1)
     # vertices facing the camera, away from the silhouette, come back within a few percent

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from nervp.face import load_head_model
-from nervp.parse.conditioning import iter_conditioning_maps
+from nervp.parse.conditioning import MapSettings, iter_conditioning_maps
 from nervp.parse.fit import video_camera
 from nervp.parse.normalize import param_stats
 from nervp.parse.store import load_conditioning, load_params, write_conditioning, write_params
@@ -67,13 +67,13 @@ def test_damaged_params_are_refused(tmp_path, params):
 
 
 def test_conditioning_round_trip(tmp_path, params):
-    chunks = iter_conditioning_maps(params, size=32, chunk=4)
+    chunks = iter_conditioning_maps(params, MapSettings(size=32, chunk=4))
     man = {"fps": 30.0, "pose": "tracked"}
     write_conditioning(tmp_path / "c", chunks, 6, 32, 43, man)
     ds = load_conditioning(tmp_path / "c")
     assert (ds.n_frames, ds.height, ds.width) == (6, 32, 43)
     got = ds.maps(slice(2, 5))
-    ref = next(iter_conditioning_maps(params, size=32, frames=slice(2, 5), chunk=8))[1]
+    ref = next(iter_conditioning_maps(params, MapSettings(size=32, chunk=8), frames=slice(2, 5)))[1]
     torch.testing.assert_close(got.pncc, ref.pncc, atol=1e-3, rtol=1e-3)  # float16 on disk
     assert torch.equal(got.landmark, ref.landmark) and torch.equal(got.mask, ref.mask)
     torch.testing.assert_close(got.phi, ref.phi)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nervp.config import sim_preset
+from nervp.presets import sim_preset
 from nervp.store.olat import write_olat_dataset
 from nervp.synth.simulate import make_stage, stage_manifest
 

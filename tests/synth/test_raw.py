@@ -14,7 +14,7 @@ from nervp.store.zstore import DatasetError
 
 @pytest.fixture(scope="module")
 def still_raw(tmp_path_factory):
-    from nervp.config import RAW_PRESETS
+    from nervp.presets import RAW_PRESETS
     from nervp.lightstage import DomeConfig
     from nervp.synth.motion import MotionConfig
     from nervp.synth.raw import simulate_raw

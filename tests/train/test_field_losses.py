@@ -94,7 +94,8 @@ def test_coverage_reaches_exactly_zero_and_one_and_is_the_sigmoid_without_margin
 
 
 def test_runs_saved_before_the_coverage_margin_load_with_a_bare_sigmoid():
-    from nervp.train.config import TrainConfig, train_preset
+    from nervp.presets import train_preset
+    from nervp.train.config import TrainConfig
 
     cfg = train_preset("tiny")
     assert cfg.model.alpha_margin == 0.05

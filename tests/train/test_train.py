@@ -15,12 +15,12 @@ import torch
 from safetensors.torch import load_file
 
 from nervp.train.checkpoint import CheckpointError
-from nervp.train.config import train_preset
+from nervp.presets import train_preset
 from nervp.train.run import RunError, load_run, train_run
 
 
 def cfg(**kw):
-    """What `nervp train --preset tiny --params truth --ckpt-every 2 --gan-weight 0.1` builds: every
+    """What `nervp train --preset tiny --params truth --ckpt-every 2 --loss.gan 0.1` builds: every
     term of eq. 5, the discriminator included, and the preset's learning-rate decay."""
     c = train_preset("tiny", params="truth", **{"ckpt_every": 2, **kw})
     return dataclasses.replace(c, loss=dataclasses.replace(c.loss, gan=0.1))
@@ -177,7 +177,7 @@ def test_time_limit_stops_with_a_checkpoint_and_resume_finishes(tiny_olat, train
 def test_kill_9_then_resume(tiny_olat, trained, tmp_path):
     run = tmp_path / "k"
     cmd = [sys.executable, "-m", "nervp.cli", "train", str(tiny_olat), str(run), "--preset", "tiny",
-           "--params", "truth", "--steps", "4", "--ckpt-every", "2", "--gan-weight", "0.1"]
+           "--params", "truth", "--steps", "4", "--ckpt-every", "2", "--loss.gan", "0.1"]
     # the same intra-op thread count as the in-process reference run: bitwise equal floats
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -211,8 +211,8 @@ def test_incompatible_run_and_corrupted_checkpoint(tiny_olat, trained, tmp_path,
         load_run(bad)
     code = main(["reenact", str(tmp_path / "nothing"), str(tiny_olat), str(tmp_path / "o")])
     assert code == 2 and "not a nervp run" in capsys.readouterr().err
-    code = main(["train", str(tiny_olat), str(tmp_path / "nmf"), "--preset", "tiny", "--basis", "nmf"])
-    assert code == 2 and "--head lowrank" in capsys.readouterr().err and not (tmp_path / "nmf").exists()
+    code = main(["train", str(tiny_olat), str(tmp_path / "nmf"), "--preset", "tiny", "--model.basis", "nmf"])
+    assert code == 2 and "--model.head lowrank" in capsys.readouterr().err and not (tmp_path / "nmf").exists()
 
 
 def test_dataset_without_full_lit_is_refused(tiny_olat, tmp_path):
@@ -235,7 +235,7 @@ def test_ddp_two_processes_match_one(tiny_olat, trained, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
            "nervp.cli", "train", str(tiny_olat), str(run), "--preset", "tiny", "--params", "truth", "--steps", "4", "--ckpt-every", "2",
-           "--gan-weight", "0.1"]
+           "--loss.gan", "0.1"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     one = {json.loads(x)["step"]: json.loads(x) for x in (trained / "log.jsonl").read_text().splitlines()}

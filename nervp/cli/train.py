@@ -1,0 +1,61 @@
+"""`nervp train`: the translator on a target's OLAT dataset (docs/TRANSLATOR.md)."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from nervp.presets import TRAIN_PRESETS, PresetName
+from nervp.progress import console, progress_bar
+from nervp.train.config import TrainConfig
+
+
+@dataclass
+class Train:
+    """Train the translator on a target's OLAT dataset (resumes when RUN has checkpoints).
+    Defaults shown are the chosen --preset's. Several processes:
+    `torchrun --nproc_per_node N -m nervp.cli train ...` (gloo on CPU, NCCL on GPU)."""
+
+    dataset: tyro.conf.Positional[Path]
+    """The target's OLAT dataset."""
+    run_dir: tyro.conf.Positional[Path]
+    """Run directory (created; an existing one is resumed)."""
+    preset: PresetName = "default"
+    """Training preset; every setting below starts from it."""
+    cfg: Annotated[TrainConfig, tyro.conf.arg(name="")] = field(default_factory=TrainConfig)
+    minutes: float | None = None
+    """Stop after this many minutes with a checkpoint (run the same command again to go on)."""
+    extend: bool = False
+    """Let --steps change an existing run's length: it goes on from its last checkpoint that a run
+    of the new length shares (the learning rate decays over the end of the new length) and
+    later checkpoints and final weights move to RUN/superseded/."""
+
+    @staticmethod
+    def default_for(preset: str, argv: list[str]) -> Train:
+        return Train(dataset=tyro.MISSING, run_dir=tyro.MISSING, preset=preset, cfg=TRAIN_PRESETS[preset])
+
+    def run(self) -> None:
+        from nervp.errors import ConfigError
+        from nervp.train.run import train_run
+
+        cfg = self.cfg
+        cfg.validate()
+        if self.minutes is not None and not self.minutes > 0:
+            raise ConfigError(f"--minutes must be positive, got {self.minutes}")
+        if cfg.loss.vgg_weights is None:
+            console.print("albedo VGG-19 feature loss: off (no --loss.vgg-weights file given; MS-SSIM only)")
+        stop = {"now": False}
+        signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+        with progress_bar("steps") as bar:
+            task = bar.add_task("train", total=cfg.steps)
+
+            def on_step(step: int, logs: dict[str, float]) -> None:
+                bar.update(task, completed=step, description=f"train loss {logs.get('total', float('nan')):.4f}")
+
+            last = train_run(self.dataset, self.run_dir, cfg, on_step=on_step, should_stop=lambda: stop["now"],
+                             time_limit_s=None if self.minutes is None else 60 * self.minutes, extend=self.extend)
+        console.print(f"run {self.run_dir}: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
