@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from nervp.colour import ToneMap, to_display
 from nervp.composite.background import (
     Background,
     BackgroundError,
@@ -23,7 +24,7 @@ from nervp.composite.background import (
     parse_background,
     video_frames,
 )
-from nervp.composite.display import DisplayConfig, ToneMap, clip_exposure, to_display
+from nervp.composite.display import DisplayConfig, clip_exposure
 from nervp.composite.matte import MatteMode, SelfieMatter, composite, estimate_matte, rim_weights
 from nervp.composite.output import OutFrame, OutputSpec, contact_strip, output_spec, tee, write_clip
 from nervp.device import resolve_device
