@@ -101,11 +101,12 @@ def bench(repeats: int) -> dict:
 
 
 def quality(synthetic: Path | None) -> dict:
-    from nervp.parse.evaluation import blink_report, real_clip_report, synthetic_report
+    from nervp.evaluate.blink import synthetic_blink_test
+    from nervp.parse.evaluation import real_clip_report, synthetic_report
 
     q: dict = {"real_clips": {}, "blink_normalisation": {
-        "same_performance": blink_report(),
-        "different_performances": blink_report(source_seed=2)}}
+        "same_performance": synthetic_blink_test().to_json(),
+        "different_performances": synthetic_blink_test(source_seed=2).to_json()}}
     for name in ("d18", "d20", "d3"):
         path = VIDEOS / f"{name}.mp4"
         q["real_clips"][name] = real_clip_report(path) if path.exists() else f"skipped: {path} not available"

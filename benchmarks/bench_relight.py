@@ -329,8 +329,8 @@ def bench_playback(stage, frame) -> dict:
 
 def _tile(stage, frame, lighting, label_text: str, alpha=None, background=None) -> np.ndarray:
     """One labelled picture: the frame relit by `lighting` over its own background."""
+    from nervp.colour import metered_exposure, to_display
     from nervp.composite.background import env_view
-    from nervp.composite.display import auto_exposure, to_display
     from nervp.composite.matte import composite
     from nervp.relight import (
         ReflectanceField,
@@ -350,7 +350,7 @@ def _tile(stage, frame, lighting, label_text: str, alpha=None, background=None) 
         cam = stage.camera
         background = env_view(env, cam.K[0].double().numpy(), cam.R[0].double().numpy(), *img.shape[:2])
     out = composite(img, a, background, premultiplied=alpha is None)
-    ex = auto_exposure(img, a)
+    ex = metered_exposure(img, a)
     return label(to_display(out, ex).numpy(), label_text)
 
 
@@ -398,10 +398,10 @@ def make_pictures(stage, frame, out_dir: Path) -> list[str]:
         mattes = {"SelfieSegmentation": estimate_matte(img, "selfie", m),
                   "refined, no rim": estimate_matte(img, "guided", m),
                   "refined, rim-lit": estimate_matte(img, "rim", m, rim)}
-    from nervp.composite.display import auto_exposure, to_display
+    from nervp.colour import metered_exposure, to_display
     from nervp.composite.matte import rim_balance
 
-    ex = auto_exposure(img)
+    ex = metered_exposure(img)
 
     def grey(a: torch.Tensor, text: str) -> np.ndarray:
         return label((a.clamp(0, 1)[..., None].expand(-1, -1, 3) * 255).to(torch.uint8).numpy(), text)

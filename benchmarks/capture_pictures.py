@@ -19,10 +19,11 @@ import numpy as np  # noqa: E402
 
 from nervp.capture import CaptureConfig, ExecConfig, capture  # noqa: E402
 from nervp.capture.align import develop  # noqa: E402
+from nervp.colour import to_srgb8  # noqa: E402
 from nervp.lightstage import ScheduleConfig, make_schedule  # noqa: E402
 from nervp.store.olat import load_olat  # noqa: E402
 from nervp.store.raw import load_raw  # noqa: E402
-from nervp.viz.images import grid, label, save_png, to_srgb8  # noqa: E402
+from nervp.viz.images import grid, label, save_png  # noqa: E402
 
 
 def _pick_leds(direction: np.ndarray) -> list[tuple[int, str]]:

@@ -72,7 +72,7 @@ def predict_frames(run: FinishedRun, cond: torch.Tensor, batch: int = 4,
 
 def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "truth"] = "fit",
             normalize: bool = True, pose: Literal["tracked", "fixed"] = "tracked", overwrite: bool = False,
-            device: str = "cpu", on_frame: Callable[[int, int], None] | None = None) -> Path:
+            device: str = "auto", on_frame: Callable[[int, int], None] | None = None) -> Path:
     """Write the target's reflectance field driven by `source` to the dataset `out`."""
     from nervp.store.zstore import check_output
 

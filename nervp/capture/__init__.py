@@ -3,7 +3,7 @@
 
 from nervp.capture.config import CaptureConfig, ExecConfig
 from nervp.capture.plan import CapturePlan, centred_sets, open_stream, plan_capture
-from nervp.capture.run import CaptureReport, capture, led_calibration
+from nervp.capture.run import CaptureReport, capture, measure_led_scale
 
 __all__ = ["CaptureConfig", "CapturePlan", "CaptureReport", "ExecConfig", "capture", "centred_sets",
-           "led_calibration", "open_stream", "plan_capture"]
+           "measure_led_scale", "open_stream", "plan_capture"]

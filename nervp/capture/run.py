@@ -125,7 +125,7 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
     check_output(out, overwrite)
     raw = open_stream(raw_path, cfg.bayer)
     plan = plan_capture(raw, cfg)
-    led_scale = led_calibration(raw, cfg)
+    led_scale = measure_led_scale(raw, cfg)
     work = resumable_dir(out)
     ctx = TaskContext(raw_path, work, plan, cfg, float(raw.manifest["black_level"]),
                       float(raw.manifest["white_level"]), led_scale, exe.threads)
@@ -186,7 +186,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def led_calibration(raw: RawStream, cfg: CaptureConfig) -> np.ndarray | None:
+def measure_led_scale(raw: RawStream, cfg: CaptureConfig) -> np.ndarray | None:
     """(L, 3) float32 LED RGB intensity relative to the dome mean, or None when not calibrating."""
     if not (cfg.calibrate or cfg.calibration_file):
         return None

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nervp.composite.display import srgb_decode
+from nervp.colour import srgb_decode
 from nervp.errors import NervpError
 from nervp.relight.envmap import EnvMap, LightingError, load_envmap
 

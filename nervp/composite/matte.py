@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nervp.composite.display import luminance, srgb_encode, tonemap
+from nervp.colour import luminance, srgb_encode, tonemap
 from nervp.errors import NervpError
 from nervp.lightstage.dome import Dome
 
@@ -230,7 +230,7 @@ def estimate_matte(frame: Tensor, mode: MatteMode, matter: SelfieMatter, rim: Te
     (frame plus `rim`, the same performer lit from behind, balanced), refined with a
     six-channel guide (frame and rim-lit picture) and the rim-lit picture's backdrop test.
     """
-    from nervp.composite.display import auto_exposure, to_display
+    from nervp.colour import metered_exposure, to_display
 
     frame = frame.float().cpu()
     if mode == "rim":
@@ -239,7 +239,7 @@ def estimate_matte(frame: Tensor, mode: MatteMode, matter: SelfieMatter, rim: Te
         lit_lin = rim_balance(frame, rim.float().cpu())
     else:
         lit_lin = frame
-    ex = auto_exposure(frame if float(frame.max()) > 0 else lit_lin)
+    ex = metered_exposure(frame if float(frame.max()) > 0 else lit_lin)
     coarse = matter(to_display(lit_lin, ex).numpy())
     if mode == "selfie":
         return coarse

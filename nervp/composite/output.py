@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from nervp.errors import NervpError
+from nervp.imaging.hdrio import write_exr
 
 KINDS = {".mp4": "mp4", ".png": "png", ".exr": "exr"}
 
@@ -77,22 +78,6 @@ def output_spec(path: Path, overwrite: bool = False) -> OutputSpec:
     if kind != "mp4" and not overwrite and spec.frame_path(0).exists():
         raise OutputError(f"{spec.frame_path(0)} already exists: choose another output or pass --overwrite")
     return spec
-
-
-def write_exr(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, half: bool = True) -> None:
-    """Write linear RGB (H, W, 3) (and alpha (H, W)) as a ZIP-compressed scanline EXR."""
-    import OpenEXR
-
-    dt = np.float16 if half else np.float32
-    ch = {c: np.ascontiguousarray(rgb[..., k].astype(dt)) for k, c in enumerate("RGB")}
-    if alpha is not None:
-        ch["A"] = np.ascontiguousarray(alpha.astype(dt))
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-    try:
-        with OpenEXR.File(header, ch) as f:
-            f.write(str(path))
-    except (OSError, RuntimeError) as e:
-        raise OutputError(f"cannot write {path}: {e}") from e
 
 
 @dataclass(frozen=True)

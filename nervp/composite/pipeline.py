@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from nervp.colour import ToneMap, to_display
 from nervp.composite.background import (
     Background,
     BackgroundError,
@@ -23,9 +24,10 @@ from nervp.composite.background import (
     parse_background,
     video_frames,
 )
-from nervp.composite.display import DisplayConfig, ToneMap, clip_exposure, to_display
+from nervp.composite.display import DisplayConfig, clip_exposure
 from nervp.composite.matte import MatteMode, SelfieMatter, composite, estimate_matte, rim_weights
 from nervp.composite.output import OutFrame, OutputSpec, contact_strip, output_spec, tee, write_clip
+from nervp.device import resolve_device
 from nervp.errors import ConfigError, NervpError
 from nervp.relight.core import relight
 from nervp.relight.envmap import EnvMap, LightingError
@@ -93,18 +95,6 @@ class RelightSettings:
 Resolved = Literal["dataset", "selfie", "guided", "rim"]
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as e:
-        raise ConfigError(f"--device {name!r} is not a device; use cpu, cuda or auto") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda but no CUDA GPU is available; use --device cpu")
-    return dev
-
-
 def frame_schedule(n_src: int, n_out: int, hold: int | None) -> np.ndarray:
     """(n_out,) dataset frame for each output frame: held, or playing back and forth."""
     if hold is not None:
@@ -167,7 +157,7 @@ def _plan(source: Path, s: RelightSettings) -> _Plan:
     else:
         bg_env = background_env(lighting)
     return _Plan(src, lighting, angles, frame_schedule(src.n_frames, n_out, s.hold), bg,
-                 resolve_matte(s.matte, src), _device(s.device), led_calibration(src.dome, src.gain), bg_env)
+                 resolve_matte(s.matte, src), resolve_device(s.device), led_calibration(src.dome, src.gain), bg_env)
 
 
 def _weights(plan: _Plan, spread: Spread, angles: np.ndarray) -> np.ndarray:

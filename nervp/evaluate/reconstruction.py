@@ -129,9 +129,10 @@ def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting]
 
 def save_strip(rec: Reconstruction, path: Path) -> None:
     """PNG: the truth relit (top row) over the prediction (bottom row), one shared exposure."""
-    from nervp.viz.images import auto_exposure, grid, label, save_png, to_srgb8
+    from nervp.colour import percentile_exposure, to_srgb8
+    from nervp.viz.images import grid, label, save_png
 
-    exp = auto_exposure(rec.true_relit)
+    exp = percentile_exposure(rec.true_relit)
     n = len(rec.true_relit)
     tiles = [label(to_srgb8(rec.true_relit[i], exp), "truth") for i in range(n)]
     tiles += [label(to_srgb8(rec.pred_relit[i], exp), "predicted") for i in range(n)]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nervp.colour import percentile_exposure, to_srgb8
 from nervp.store.olat import OLATDataset
-from nervp.viz.images import auto_exposure, to_srgb8
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def tracker_agreement(ds: OLATDataset, left_iris: int = 473, right_iris: int = 4
 
     truth = ds.read("landmarks")  # (T, 478, 2) pixels
     full = ds.read("full_lit")
-    exp = auto_exposure(full, target=0.85)
+    exp = percentile_exposure(full, target=0.85)
     errs = np.full(ds.n_frames, np.nan)
     all_err = []
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as fm:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nervp.colour import srgb_decode, srgb_encode
 from nervp.errors import NervpError
 from nervp.face import G, HeadModel, load_head_model, mesh_edges, subdivide, vertex_normals
 from nervp.parse.types import ConditioningMaps, FaceParams
@@ -350,15 +351,6 @@ def conditioning_maps(params: FaceParams, settings: MapSettings = MapSettings(),
 # --------------------------------------------------------------------------- diffuse colour
 
 
-def _srgb_to_linear(x: Tensor) -> Tensor:
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(x: Tensor) -> Tensor:
-    x = x.clamp(0, 1)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.pow(1 / 2.4) - 0.055)
-
-
 def _fill_unseen(colour: Tensor, seen: Tensor, faces: Tensor, steps: int = 200) -> Tensor:
     """Give vertices never seen the average of their seen neighbours, growing inward."""
     edges, _ = mesh_edges(faces)
@@ -428,11 +420,11 @@ def sample_vertex_colours(images: np.ndarray, params: FaceParams, levels: int = 
             img = torch.from_numpy(images[pick[a:a + 8]]).float().permute(0, 3, 1, 2) / 255.0
             grid = torch.stack([x / W * 2 - 1, y / H * 2 - 1], dim=-1)[:, :, None]  # (B, V', 1, 2)
             rgb = torch.nn.functional.grid_sample(img, grid, mode="bilinear", align_corners=False)
-            rgb = _srgb_to_linear(rgb[..., 0].permute(0, 2, 1))  # (B, V', 3)
+            rgb = srgb_decode(rgb[..., 0].permute(0, 2, 1))  # (B, V', 3)
             w = (cos.clamp(min=0) ** 2) * vis
             acc += (rgb * w[..., None]).sum(0).double()
             wsum += w.sum(0).double()
     seen = wsum > 1e-6
     lin = (acc / wsum.clamp(min=1e-12)[:, None]).float()
-    colour = _linear_to_srgb(lin)
+    colour = srgb_encode(lin)
     return _fill_unseen(colour, seen, mm.faces)

@@ -7,10 +7,8 @@
   against the truth, φ correlation per named dimension and landmark reprojection error, both
   for the whole pipeline (MediaPipe on the rendered frames) and for the fitter alone (fed the
   true projected landmarks).
-* `blink_report`: the normalisation experiment of the paper's Fig. 10 on synthetic landmarks:
-  the same performance by a target with average eyes and by a source with small eyes
-  (eye_size = -2.5 sd), fitted from noisy landmarks; the target's eye opening range driven by
-  the source with and without eq. 6.
+* `synthetic_track`: a FaceTrack of the model's own landmarks with known parameters (the
+  Fig. 10 blink experiment built on it is `nervp.evaluate.blink.synthetic_blink_test`).
 """
 
 from __future__ import annotations
@@ -21,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nervp.face import G, HeadModel, load_head_model, shape
-from nervp.parse.fit import FitConfig, fit_track, landmark_errors, video_camera
+from nervp.face import G, HeadModel, load_head_model
+from nervp.parse.fit import FitConfig, fit_track, landmark_errors
 from nervp.parse.metrics import correlation, jitter, lag_frames, rotation_error_deg, still_frames
-from nervp.parse.normalize import normalize, param_stats
 from nervp.parse.smoothing import SmoothConfig, smooth_track
 from nervp.parse.track import TrackConfig, finish_track, inter_ocular, load_frames, track_frames
 from nervp.parse.types import FaceTrack
@@ -130,7 +127,7 @@ def synthetic_report(dataset: Path, track_cfg: TrackConfig = TrackConfig(), fit_
     return out
 
 
-# --------------------------------------------------------------------------- Fig. 10 blink
+# --------------------------------------------------------------------------- synthetic landmarks
 
 
 def synthetic_track(model: HeadModel, camera: Camera, beta: torch.Tensor, theta: torch.Tensor,
@@ -144,55 +141,3 @@ def synthetic_track(model: HeadModel, camera: Camera, beta: torch.Tensor, theta:
     lm = lm + np.random.default_rng(seed).normal(0.0, noise_px, lm.shape)
     return finish_track(lm.astype(np.float32), np.ones(T, np.int8), camera.width, camera.height, fps,
                         "synthetic", TrackConfig(SmoothConfig(mode="off")))
-
-
-def eye_opening_mm(model: HeadModel, beta: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
-    """(T,) largest lid gap of each eye, averaged over both eyes, in mm (model space)."""
-    v = shape(model, beta.float()[None].expand(phi.shape[0], -1), phi.float())
-    g = model.groups
-    gaps = []
-    for side in ("left", "right"):
-        up, lo = list(getattr(g, f"{side}_eye_upper"))[1:-1], list(getattr(g, f"{side}_eye_lower"))[1:-1]
-        gaps.append((v[:, up] - v[:, lo]).norm(dim=-1).max(1).values)
-    return 1000 * (gaps[0] + gaps[1]) / 2
-
-
-def blink_report(frames: int = 100, fps: float = 25.0, eye_size: float = -2.5, seed: int = 1,
-                 source_seed: int | None = None, noise_px: float = 0.3, fit_cfg: FitConfig = FitConfig()) -> dict:
-    """Fig. 10 on synthetic landmarks (module docstring). `source_seed` None: the source
-    performs the target's performance; else its own."""
-    from nervp.synth.motion import MotionConfig, sample_motion
-
-    model = load_head_model()
-    cam = video_camera(256, 256, fit_cfg.fov_y_deg, fit_cfg.camera_distance_m)
-    times = np.arange(frames) / fps
-
-    def perform(s: int) -> tuple[torch.Tensor, torch.Tensor]:
-        th, ph = sample_motion(model.expr_names, frames / fps, s, MotionConfig(blink_rate_hz=0.8)).at(times)
-        return torch.from_numpy(th), torch.from_numpy(ph)
-
-    b_t = torch.zeros(model.n_id)
-    b_s = torch.zeros(model.n_id)
-    b_s[model.id_index("eye_size")] = eye_size
-    th_t, ph_t = perform(seed)
-    th_s, ph_s = perform(seed if source_seed is None else source_seed)
-    cfg = dataclasses.replace(fit_cfg, identity_frames=min(fit_cfg.identity_frames, frames))
-    target = fit_track(synthetic_track(model, cam, b_t, th_t, ph_t, fps, noise_px, seed), cam, cfg, model)
-    source = fit_track(synthetic_track(model, cam, b_s, th_s, ph_s, fps, noise_px, seed + 1), cam, cfg, model)
-    normed, _ = normalize(source, param_stats(target))
-
-    def rng(phi: torch.Tensor, beta: torch.Tensor) -> dict:
-        g = eye_opening_mm(model, beta, phi)
-        return {"closed_mm": round(float(g.min()), 2), "open_mm": round(float(g.max()), 2),
-                "median_mm": round(float(g.median()), 2)}
-
-    k = model.id_index("eye_size")
-    return {
-        "eye_size_true": {"target": 0.0, "source": eye_size},
-        "eye_size_fitted": {"target": round(float(target.beta[k]), 2), "source": round(float(source.beta[k]), 2)},
-        "target_truth": rng(ph_t, b_t),
-        "target_fitted": rng(target.phi, target.beta),
-        "source_on_target_without_normalisation": rng(source.phi, target.beta),
-        "source_on_target_with_normalisation": rng(normed.phi, target.beta),
-        "same_performance": source_seed is None,
-    }

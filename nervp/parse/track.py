@@ -121,13 +121,13 @@ def load_frames(path: Path | str) -> Frames:
 
 
 def _olat_frames(path: Path) -> Frames:
+    from nervp.colour import percentile_exposure, to_srgb8
     from nervp.store.olat import load_olat
-    from nervp.viz.images import auto_exposure, to_srgb8
 
     ds = load_olat(path)
     full = ds.read("full_lit").astype(np.float32)
     pick = np.unique(np.linspace(0, ds.n_frames - 1, min(16, ds.n_frames)).round().astype(int))
-    exposure = auto_exposure(full[pick], target=0.85)
+    exposure = percentile_exposure(full[pick], target=0.85)
     images = np.stack([to_srgb8(f, exposure) for f in full])
     cam = ds.manifest.get("camera")
     camera = camera_from_manifest(cam, ds.width, ds.height) if cam else None

@@ -248,7 +248,7 @@ def smoothing_figure(still: np.ndarray, fps_still: float, blinks: np.ndarray, fp
 
 
 def blink_figure(report_series: dict[str, np.ndarray], fps: float) -> np.ndarray:
-    """uint8 plot of eye opening (mm) over time for named series."""
+    """uint8 plot of eye aperture (lid gap / eye width, `eye_aperture`) over time for named series."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -258,7 +258,7 @@ def blink_figure(report_series: dict[str, np.ndarray], fps: float) -> np.ndarray
     for name, g in report_series.items():
         ax.plot(np.arange(len(g)) / fps, g, label=name, lw=2 if "target" in name else 1.4)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("target eye opening (mm)")
+    ax.set_ylabel("target eye aperture (gap / width)")
     ax.set_title("Fig. 10 on synthetic landmarks: a small-eyed source drives the target")
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -271,8 +271,9 @@ def doc_pictures(out_dir: Path, videos: Path, work: Path) -> list[Path]:
     scratch directory for the tracked parameters."""
     import dataclasses
 
+    from nervp.evaluate.blink import eye_aperture
     from nervp.parse.conditioning import conditioning_maps
-    from nervp.parse.evaluation import eye_opening_mm, synthetic_track
+    from nervp.parse.evaluation import synthetic_track
     from nervp.parse.fit import FitConfig, fit_track, video_camera
     from nervp.parse.normalize import normalize, param_stats, retarget
     from nervp.parse.pipeline import track_clip
@@ -334,9 +335,9 @@ def doc_pictures(out_dir: Path, videos: Path, work: Path) -> list[Path]:
     target = fit_track(synthetic_track(model, cam, torch.zeros(model.n_id), th, ph, fps, 0.3, 1), cam, cfg, model)
     source = fit_track(synthetic_track(model, cam, b_s, th, ph, fps, 0.3, 2), cam, cfg, model)
     normed, _ = normalize(source, param_stats(target))
-    series = {"target (its own fit)": eye_opening_mm(model, target.beta, target.phi).numpy(),
-              "source without eq. 6": eye_opening_mm(model, target.beta, source.phi).numpy(),
-              "source with eq. 6": eye_opening_mm(model, target.beta, normed.phi).numpy()}
+    series = {"target (its own fit)": eye_aperture(target.beta, target.phi, model).mean(1).numpy(),
+              "source without eq. 6": eye_aperture(target.beta, source.phi, model).mean(1).numpy(),
+              "source with eq. 6": eye_aperture(target.beta, normed.phi, model).mean(1).numpy()}
     path = out_dir / "parse_blink.png"
     save_png(path, blink_figure(series, fps))
     made.append(path)

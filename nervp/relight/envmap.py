@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from nervp.errors import NervpError
+from nervp.imaging.hdrio import HdrFileError, read_exr, read_hdr, write_exr, write_hdr
 
 SUPPORTED_SUFFIXES = (".hdr", ".exr")
 
@@ -186,50 +187,20 @@ def load_envmap(path: Path | str) -> EnvMap:
                             f"use an equirectangular {' or '.join(SUPPORTED_SUFFIXES)} file")
     if not path.is_file():
         raise LightingError(f"{path}: no such file")
-    rgb = _read_hdr(path) if suffix == ".hdr" else _read_exr(path)
-    return EnvMap(rgb, name=path.stem)
-
-
-def _read_hdr(path: Path) -> np.ndarray:
-    import cv2
-
-    bgr = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise LightingError(f"{path}: not a readable Radiance .hdr file")
-    return bgr[..., ::-1].astype(np.float32)
-
-
-def _read_exr(path: Path) -> np.ndarray:
-    import OpenEXR
-
     try:
-        with OpenEXR.File(str(path), separate_channels=True) as f:
-            ch = f.channels()
-            names = {k.split(".")[-1]: k for k in ch}
-            if not all(c in names for c in "RGB"):
-                if "Y" in names:  # luminance-only map: grey
-                    y = np.asarray(ch[names["Y"]].pixels, dtype=np.float32)
-                    return np.repeat(y[..., None], 3, axis=-1)
-                raise LightingError(f"{path}: EXR has channels {sorted(ch)}, need R, G and B")
-            return np.stack([np.asarray(ch[names[c]].pixels, dtype=np.float32) for c in "RGB"], -1)
-    except LightingError:
-        raise
-    except Exception as e:  # OpenEXR raises plain RuntimeError/OSError for damaged files
-        raise LightingError(f"{path}: not a readable OpenEXR file ({e})") from e
+        rgb = read_hdr(path) if suffix == ".hdr" else read_exr(path)
+    except HdrFileError as e:
+        raise LightingError(str(e)) from e
+    return EnvMap(rgb, name=path.stem)
 
 
 def save_envmap(path: Path | str, env: EnvMap) -> None:
     """Write `env.radiance` (map frame, rotation not applied) as .hdr or .exr."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".hdr":
-        import cv2
-
-        if not cv2.imwrite(str(path), env.radiance[..., ::-1].copy()):
-            raise LightingError(f"cannot write {path}")
-    elif suffix == ".exr":
-        from nervp.composite.output import write_exr
-
-        write_exr(path, env.radiance)
-    else:
+    if suffix not in SUPPORTED_SUFFIXES:
         raise LightingError(f"{path}: unsupported environment map type; use .hdr or .exr")
+    try:
+        (write_hdr if suffix == ".hdr" else write_exr)(path, env.radiance)
+    except HdrFileError as e:
+        raise LightingError(str(e)) from e

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from nervp.device import resolve_device
 from nervp.errors import NervpError
 from nervp.fileio import write_json_atomic
 from nervp.lightstage.dome import Dome
@@ -24,7 +25,7 @@ from nervp.store.olat import OLATDataset, load_olat
 from nervp.train.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from nervp.train.config import TrainConfig
 from nervp.train.data import load_training_set
-from nervp.train.trainer import DistInfo, Trainer, init_distributed, resolve_device
+from nervp.train.trainer import DistInfo, Trainer, init_distributed
 
 CONFIG = "config.json"
 COND = "conditioning.safetensors"
@@ -253,7 +254,7 @@ class FinishedRun:
     step: int
 
 
-def load_run(run_dir: Path | str, device: str = "cpu", step: int | None = None) -> FinishedRun:
+def load_run(run_dir: Path | str, device: str = "auto", step: int | None = None) -> FinishedRun:
     """The one loader for runs: the final weights, else the latest checkpoint; with `step`, that
     step's checkpoint. Raises RunError/CheckpointError naming the problem."""
     run_dir = Path(run_dir)

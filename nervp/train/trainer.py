@@ -30,6 +30,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from nervp.device import resolve_device
 from nervp.model.shape_regressor import ShapeRegressor
 from nervp.model.translator import PatchDiscriminator, Translator, nmf_coeffs, pca_coeffs
 from nervp.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -44,16 +45,6 @@ from nervp.train.losses import (
     msssim_loss,
     normal_loss,
 )
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        from nervp.errors import ConfigError
-
-        raise ConfigError(f"device {name!r} asked for, but no CUDA GPU is available: use --device cpu")
-    return torch.device(name)
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+from nervp.colour import percentile_exposure, to_srgb8
 from nervp.store.olat import OLATDataset, load_olat
 from nervp.store.raw import RawStream, load_raw
-from nervp.viz.images import auto_exposure, grid, label, save_png, to_srgb8
+from nervp.viz.images import grid, label, save_png
 
 
 def olat_contact_sheet(ds: OLATDataset, frame: int = 0, cols: int = 12) -> np.ndarray:
     """uint8 (H', W', 3) sheet: the frame's OLAT images in dome order (LED index, top of the
     dome first), then full-lit, normals, albedo and alpha, one shared exposure for the OLATs."""
     fr = ds.frame(frame)
-    exp_olat = auto_exposure(fr.olat, target=0.9, q=99.7)
+    exp_olat = percentile_exposure(fr.olat, target=0.9, q=99.7)
     dome = ds.dome
     tiles = []
     for l in range(ds.n_lights):
@@ -23,7 +24,7 @@ def olat_contact_sheet(ds: OLATDataset, frame: int = 0, cols: int = 12) -> np.nd
         elev = np.degrees(np.arcsin(np.clip(d[1], -1, 1)))
         azim = np.degrees(np.arctan2(d[0], d[2]))
         tiles.append(label(to_srgb8(fr.olat[l], exp_olat), f"{l} {elev:+.0f}/{azim:+.0f}"))
-    tiles.append(label(to_srgb8(fr.full_lit, auto_exposure(fr.full_lit)), "full-lit"))
+    tiles.append(label(to_srgb8(fr.full_lit, percentile_exposure(fr.full_lit)), "full-lit"))
     if fr.normal is not None:
         n = fr.normal
         a = fr.alpha if fr.alpha is not None else np.ones(n.shape[:2], np.float32)

@@ -1,4 +1,4 @@
-"""Turning linear images into pictures a person can look at (PNG contact sheets)."""
+"""Contact sheets: tiles, labels and PNG files (linear -> sRGB pictures: `nervp.colour`)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-
-
-def to_srgb8(linear: np.ndarray, exposure: float = 1.0) -> np.ndarray:
-    """Linear RGB (..., 3) -> sRGB-encoded uint8 with a simple exposure and clipping."""
-    x = np.clip(np.nan_to_num(linear * exposure), 0.0, 1.0)
-    s = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-    return (s * 255 + 0.5).astype(np.uint8)
-
-
-def auto_exposure(linear: np.ndarray, target: float = 0.8, q: float = 99.5) -> float:
-    """Exposure that maps the q-th percentile of the non-zero values to `target`."""
-    v = linear[linear > 0]
-    return float(target / max(np.percentile(v, q), 1e-8)) if v.size else 1.0
 
 
 def grid(tiles: list[np.ndarray], cols: int, pad: int = 2, bg: int = 32) -> np.ndarray:

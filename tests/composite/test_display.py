@@ -2,15 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from nervp.composite import (
-    DisplayConfig,
-    auto_exposure,
-    srgb_decode,
-    srgb_encode,
-    to_display,
-    tonemap,
-)
-from nervp.composite.display import clip_exposure
+from nervp.colour import metered_exposure as auto_exposure
+from nervp.colour import srgb_decode, srgb_encode, to_display, tonemap
+from nervp.composite import DisplayConfig, clip_exposure
 
 
 @pytest.mark.parametrize("curve", ["filmic", "aces", "reinhard", "clip"])
