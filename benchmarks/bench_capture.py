@@ -86,8 +86,8 @@ def stream_path(name: str) -> Path:
 
 
 def raw_config(name: str, size: int = 256):
-    from nervp.presets import RAW_PRESETS
     from nervp.lightstage.schedule import ScheduleConfig
+    from nervp.presets import RAW_PRESETS
     from nervp.synth.motion import MotionConfig
 
     p = STREAMS[name]

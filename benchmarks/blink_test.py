@@ -35,9 +35,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write  # noqa: E402
 
-from nervp.presets import sim_preset  # noqa: E402
 from nervp.evaluate.blink import BlinkTest, blink_test  # noqa: E402
 from nervp.parse.normalize import param_stats  # noqa: E402
+from nervp.presets import sim_preset  # noqa: E402
 from nervp.synth.motion import sample_motion  # noqa: E402
 from nervp.synth.simulate import make_stage, stage_manifest  # noqa: E402
 from nervp.train.targets import load_target, performer_params, save_target  # noqa: E402

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1] / "nervp"
 
 # low to high; a unit is a subpackage (nervp/x/) or a top-level module (nervp/x.py)
 LAYERS: list[set[str]] = [
-    {"errors", "fileio", "progress", "colour", "device"},
+    {"errors"},
+    {"fileio", "progress", "colour", "device"},
     {"imaging", "lightstage", "render", "face"},
     {"structures"},
     {"store"},

@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from nervp.presets import RAW_PRESETS
 from nervp.lightstage.dome import DomeConfig
 from nervp.lightstage.schedule import ScheduleConfig
+from nervp.presets import RAW_PRESETS
 from nervp.synth.motion import MotionConfig
 from nervp.synth.render_olat import RenderQuality
 

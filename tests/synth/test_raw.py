@@ -14,8 +14,8 @@ from nervp.store.zstore import DatasetError
 
 @pytest.fixture(scope="module")
 def still_raw(tmp_path_factory):
-    from nervp.presets import RAW_PRESETS
     from nervp.lightstage import DomeConfig
+    from nervp.presets import RAW_PRESETS
     from nervp.synth.motion import MotionConfig
     from nervp.synth.raw import simulate_raw
 

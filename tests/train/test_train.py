@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nervp.train.checkpoint import CheckpointError
 from nervp.presets import train_preset
+from nervp.train.checkpoint import CheckpointError
 from nervp.train.run import RunError, load_run, train_run
 
 
