@@ -17,6 +17,7 @@ from torch import Tensor
 
 from nervp.render.camera import Camera, look_at, project
 from nervp.render.rasterize import rasterize_depth
+from nervp.render.triangle import NEAR_M
 
 __all__ = ["light_cameras", "shadow_depth", "visibility"]
 
@@ -67,7 +68,7 @@ def shadow_depth(
     cams: Camera,
     *,
     cull_backfaces: bool = False,
-    near: float = 1e-3,
+    near: float = NEAR_M,
 ) -> Tensor:
     """Depth maps of one mesh seen from every light.
 
