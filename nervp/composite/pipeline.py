@@ -11,10 +11,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
+import tyro
 
 from nervp.colour import ToneMap, to_display
 from nervp.composite.background import (
@@ -35,21 +36,24 @@ from nervp.relight.field import FieldSource, ReflectanceField, open_source
 from nervp.relight.lighting import (
     Lighting,
     background_env,
+    lighting_names,
     parse_lighting,
     rotate_lighting,
     weights_for,
 )
 from nervp.relight.weights import Spread, led_calibration
 
+LIGHT_HELP = ("An environment map (.hdr, .exr), LED weights (.npy, .json), or the name of a procedural "
+              "environment or a look: " + ", ".join(lighting_names()) + ".")
+
 
 @dataclass(frozen=True)
 class RelightSettings:
     """How `nervp relight` renders a field to a file (each field is a command-line option)."""
 
-    light: str = "studio"
-    """An environment map (.hdr, .exr), LED weights (.npy, .json), a procedural environment
-    (uniform, sky, sunset, overcast, studio) or a look (key-fill-rim, rembrandt, cyberpunk,
-    hard, back, top, rim, ambient)."""
+    light: Annotated[str, tyro.conf.arg(help=LIGHT_HELP)] = "studio"
+    """An environment map (.hdr, .exr), LED weights (.npy, .json), or the name of a procedural
+    environment or a look (`lighting_names()`: the LOOKS and PROCEDURAL tables)."""
     rotate: float = 0.0
     """Turn the lighting about the vertical axis, degrees (+90 brings what was behind the
     performer to camera-left)."""

@@ -65,9 +65,8 @@ def lighting_names() -> list[str]:
 
 
 def parse_lighting(spec: str) -> Lighting:
-    """An environment file (.hdr/.exr), LED weights (.npy/.json, (L,) or (L, 3)), or a name:
-    a procedural environment (uniform, sky, sunset, overcast, studio) or a look
-    (key-fill-rim, rembrandt, cyberpunk, hard, back, top, rim, ambient)."""
+    """An environment file (.hdr/.exr), LED weights (.npy/.json, (L,) or (L, 3)), or a name
+    from `lighting_names()`: a procedural environment (the PROCEDURAL table) or a look (LOOKS)."""
     p = Path(spec)
     suffix = p.suffix.lower()
     if suffix in SUPPORTED_SUFFIXES:
