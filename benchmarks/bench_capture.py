@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -53,6 +51,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from common import write_results
 
 from nervp.capture import CaptureConfig, ExecConfig, capture
 from nervp.capture.align import develop, grid, warp
@@ -230,9 +229,8 @@ def speed(stream: Path, repeats: int, tmp: Path) -> dict:
     return out
 
 
-def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
+def machine_extra() -> dict:
+    """Run facts added to the shared machine record: library versions, commit, load average."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
                                 cwd=Path(__file__).parent).stdout.strip()
@@ -241,10 +239,8 @@ def machine() -> dict:
     import dask
     import zarr
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "opencv": cv2.__version__, "numpy": np.__version__, "zarr": zarr.__version__, "dask": dask.__version__,
-            "platform": platform.platform(), "git_commit": commit, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "load_average_1m_at_start": os.getloadavg()[0]}
+    return {"opencv": cv2.__version__, "numpy": np.__version__, "zarr": zarr.__version__, "dask": dask.__version__,
+            "git_commit": commit, "load_average_1m_at_start": os.getloadavg()[0]}
 
 
 def main() -> None:
@@ -264,7 +260,8 @@ def main() -> None:
                 raise SystemExit(f"{stream_path(name)} is missing: run with --render first")
             render(name)
     head = stream_path(args.streams[0])
-    result = {"machine": machine(), "method": __doc__, "streams": {k: STREAMS[k] for k in args.streams}}
+    extra = machine_extra()
+    result = {"streams": {k: STREAMS[k] for k in args.streams}}
     with tempfile.TemporaryDirectory(prefix="bench_capture_") as td:
         tmp = Path(td)
         result["quality"] = {}
@@ -289,9 +286,9 @@ def main() -> None:
 
             alignment_picture(stream_path(args.streams[-1]), tmp, args.pictures / "capture_alignment.png")
             schedule_picture(args.pictures / "capture_schedule.png")
-    result["machine"]["load_average_1m_at_end"] = os.getloadavg()[0]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+    extra["load_average_1m_at_end"] = os.getloadavg()[0]
+    ratios = {"gain_over_naive_db": {name: q.pop("gain_over_naive") for name, q in result["quality"].items()}}
+    write_results(args.out, method=__doc__, results=result, ratios=ratios, machine_extra=extra)
     for name, q in result["quality"].items():
         print(f"{name}: face aligned {q['aligned']['face']:.2f} naive {q['naive']['face']:.2f} "
               f"floor {q['sensor_floor']['face']:.2f} | unclipped aligned {q['aligned']['face_unclipped']:.2f} "

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import timeit, write  # noqa: E402
+from common import timeit, write_results  # noqa: E402
 
 from nervp.parse.conditioning import conditioning_maps  # noqa: E402
 from nervp.parse.fit import FitConfig, fit_landmarks, fit_track, scale_camera, video_camera  # noqa: E402
@@ -121,11 +121,12 @@ def main() -> None:
     ap.add_argument("--quality", action="store_true", help="also compute the quality numbers")
     ap.add_argument("--synthetic", type=Path, default=None, help="simulated OLAT dataset for the truth report")
     args = ap.parse_args()
-    payload = {"method": __doc__.split("\n\n")[1].strip(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-               "loadavg_1_5_15": os.getloadavg(), "speed": bench(args.repeats)}
+    payload = {"speed": bench(args.repeats)}
     if args.quality:
         payload["quality"] = quality(args.synthetic)
-    path = write("parse", payload)
+    method = __doc__.split("\n\n")[1].strip() + "\nNo baseline is timed in the same run: ratios is empty."
+    path = write_results("parse", method=method, results=payload, ratios={},
+                         machine_extra={"loadavg_1_5_15": os.getloadavg()})
     print(f"wrote {path}")
     for size, row in payload["speed"].items():
         print(size, {k: (round(v["fps"], 1) if isinstance(v, dict) else v) for k, v in row.items()})

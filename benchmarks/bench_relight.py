@@ -41,15 +41,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import machine
+from common import write_results
 
 OUT = Path(__file__).parent / "results" / "relight.json"
 ENVMAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "envmaps"
 
 
-def metadata() -> dict:
-    """The shared machine record plus the load average at the time (the machine may be shared)."""
-    return {**machine(), "load_average_1min": os.getloadavg()[0]}
+METHOD = ("Sections as in bench_relight.py's docstring; each section under results has its own `method` and "
+          "`ran` (date, 1-min load average: the machine may be shared). Speed: warm-up, then the median of 9 "
+          "interleaved (copy, relight) pairs, synchronised on GPU. ratios.speed_fraction_of_copy: the relight's "
+          "read rate over a plain copy of the same bytes in the same run (the memory-bandwidth limit); the "
+          "other sections compare with ground truth (PSNR, SAD) inside results and have no ratio.")
+
+
+def speed_ratios(speed: dict) -> dict:
+    """Move each speed row's fraction_of_copy* (relight read rate / copy read rate) into the ratios."""
+    keys = ("fraction_of_copy", "fraction_of_copy_best")
+    return {"speed_fraction_of_copy": [{"path": r["path"], "size": r["size"], "field": r["field"],
+                                        **{k: r.pop(k) for k in keys if k in r}} for r in speed["rows"]]}
 
 
 def median_time(fn, device: torch.device, repeat: int = 5) -> float:
@@ -434,10 +443,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, fewer environments; writes nothing")
     args = ap.parse_args()
     device = torch.device(args.device)
-    results = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    results["metadata"] = metadata()
+    old = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    results, ratios = old.get("results", {}), old.get("ratios", {})
     if "speed" in args.sections:
         results["speed"] = _stamp(bench_speed(device, [128, 256] if args.quick else [512, 1024]))
+        ratios.update(speed_ratios(results["speed"]))
     needs_frame = {"truth", "matting", "envmaps", "playback", "pictures"} & set(args.sections)
     if needs_frame:
         stage, frame = capture(64 if args.quick else args.size)
@@ -452,8 +462,8 @@ def main() -> None:
         if "pictures" in args.sections:
             print("pictures:", make_pictures(stage, frame, Path(__file__).parents[1] / "docs" / "images"))
     if not args.quick:
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(json.dumps(results, indent=1))
+        write_results(OUT, method=METHOD, results=results, ratios=ratios,
+                      machine_extra={"load_average_1min": os.getloadavg()[0]})
         print(f"wrote {OUT}")
 
 

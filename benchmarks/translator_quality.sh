@@ -54,17 +54,24 @@ wait "${pids[@]}"  # (a bare `wait` would also wait for the tee above)
 for name in "${names[@]}"; do log "$name: $(tail -c 400 "$W/$name.train.log" | tr '\r\n' '  ')"; done
 
 summarize() {  # summary.json + results.tar.gz in $OUT from whatever has been scored so far
-python3 - "$W" "$OUT" <<'PY'
-import json, os, sys, pathlib
+python3 - "$W" "$OUT" "size $SIZE, $FRAMES frames, preset $PRESET, runs [$RUNS], at most $MINUTES min each on $DEVICE" <<'PY'
+import json, sys, pathlib
+sys.path.insert(0, "benchmarks")
+from common import write_results
 w, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 summary = {}
 for p in sorted(w.glob("*/eval_*.json")):
     m = json.loads(p.read_text())
     summary[f"{p.parent.name}/{p.stem}"] = {k: m[k] for k in ("step", "head", "overall", "ring_8_lights", "environments",
                                             "per_olat_psnr_db", "normal_angular_error_deg", "temporal_change_ratio")}
-tmp = out / f".summary.{os.getpid()}.tmp"  # scores may finish at once
-tmp.write_text(json.dumps(summary, indent=1))
-tmp.replace(out / "summary.json")
+base = next((k for k in summary if k.startswith("olat_")), None)  # the 96-image head: the ablations' baseline
+ratios = {} if base is None else {"overall_psnr_db_minus_" + base.split("/")[0]: {
+    k: v["overall"]["psnr_db"] - summary[base]["overall"]["psnr_db"] for k, v in summary.items() if k != base}}
+method = (f"benchmarks/translator_quality.sh: {sys.argv[3]}; every run scored by `nervp evaluate` on its held-out "
+          "frames at its last weights (ring of 8 lights + environments); ratios: PSNR difference (dB) against the "
+          "olat run of the same session" + ("" if ratios else " (no olat run scored here: ratios is empty)"))
+if summary:  # scores may finish at once: write_results replaces the file atomically
+    write_results(out / "summary.json", method=method, results={"runs": summary}, ratios=ratios)
 print(json.dumps({k: (v["step"], round(v["overall"]["psnr_db"], 2), round(v["overall"]["ssim"], 4),
                       round(v["overall"]["mae"], 4), v["temporal_change_ratio"]) for k, v in summary.items()}))
 PY

@@ -244,3 +244,23 @@ def test_ddp_two_processes_match_one(tiny_olat, trained, tmp_path):
     for s in one:
         for k in ("mse", "normal", "alpha", "total"):
             assert two[s][k] == pytest.approx(one[s][k], rel=2e-3, abs=1e-5), (s, k)
+
+
+def test_reenact_and_evaluate_smoke(tiny_olat, trained, tmp_path):
+    """`nervp reenact` driven by the tiny dataset (truth parameters) and `nervp evaluate` of the run."""
+    import math
+
+    import numpy as np
+
+    from nervp.cli import main
+    from nervp.store.olat import load_olat
+
+    out = tmp_path / "reenacted.olat"
+    assert main(["reenact", str(trained), str(tiny_olat), str(out), "--params", "truth"]) == 0
+    src, ds = load_olat(tiny_olat), load_olat(out)
+    assert ds.n_frames == src.n_frames
+    assert all(np.isfinite(ds.read("olat", t).astype(np.float32)).all() for t in range(ds.n_frames))
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", str(trained), str(tiny_olat), "--light", "sky", "--out", str(report)]) == 0
+    m = json.loads(report.read_text())
+    assert math.isfinite(m["overall"]["psnr_db"]) and math.isfinite(m["per_olat_psnr_db"])
