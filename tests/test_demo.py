@@ -5,11 +5,11 @@ import json
 import math
 
 from nervp.cli import main
-from nervp.demo import DEMO_PRESETS
+from nervp.presets import DEMO_PRESETS
 
 
 def test_tiny_demo_end_to_end(tmp_path):
-    smallest = min(DEMO_PRESETS, key=lambda k: (DEMO_PRESETS[k].size, DEMO_PRESETS[k].steps))
+    smallest = min(DEMO_PRESETS, key=lambda k: (DEMO_PRESETS[k].stage.size, DEMO_PRESETS[k].train.steps))
     out = tmp_path / "demo"
     assert main(["demo", str(out), "--preset", smallest]) == 0
     assert (out / "index.html").is_file() and (out / "run" / "model.safetensors").is_file()

@@ -1,19 +1,19 @@
 """`nervp SUB --help` exits 0 for every subcommand the top-level help lists (found by parsing
-`python -m nervp.cli --help`, so the test follows the CLI when it is restructured)."""
+`nervp --help`, so the test follows the CLI when it is restructured). In-process: tyro prints
+the help and exits 0."""
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+import pytest
+
+from nervp.cli import main
 
 
-def _help(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nervp.cli", *args, "--help"], capture_output=True, text=True,
-                          env=ENV, cwd=ROOT, timeout=300)
+def _help(capsys, *args: str) -> str:
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--help"])
+    assert e.value.code == 0, args
+    return capsys.readouterr().out
 
 
 def subcommands(text: str) -> list[str]:
@@ -23,17 +23,18 @@ def subcommands(text: str) -> list[str]:
     return m.group(1).split(",")
 
 
-def test_every_subcommand_has_help():
-    top = _help()
-    assert top.returncode == 0, top.stderr[-2000:]
-    subs = subcommands(top.stdout)
+def test_every_subcommand_has_help(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    subs = subcommands(_help(capsys))
     assert len(subs) >= 5 and "train" in subs
-    # all at once: each child spends its time importing, the machine's cores share them
-    procs = {s: subprocess.Popen([sys.executable, "-m", "nervp.cli", s, "--help"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT) for s in subs}
-    failed = {}
-    for s, p in procs.items():
-        out, err = p.communicate(timeout=300)
-        if p.returncode != 0 or "usage" not in out.lower():
-            failed[s] = (p.returncode, err[-500:])
-    assert not failed, failed
+    for s in subs:
+        assert "usage" in _help(capsys, s).lower(), s
+
+
+def test_help_shows_the_chosen_presets_defaults(capsys, monkeypatch):
+    from nervp.presets import TRAIN_PRESETS
+
+    monkeypatch.setenv("COLUMNS", "200")
+    for name, cfg in TRAIN_PRESETS.items():
+        text = _help(capsys, "train", "--preset", name)
+        assert re.search(rf"--steps INT\s.*\(default: {cfg.steps}\)", text), name

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from nervp.train.config import TRAIN_PRESETS, train_preset
+from nervp.presets import TRAIN_PRESETS, train_preset
 from nervp.train.run import load_run, train_run
 
 
