@@ -29,7 +29,6 @@ from nervp.composite.output import OutFrame, OutputSpec, contact_strip, output_s
 from nervp.errors import ConfigError, NervpError
 from nervp.relight.core import relight
 from nervp.relight.envmap import EnvMap, LightingError
-from nervp.relight.field import FieldSource, ReflectanceField, open_source
 from nervp.relight.lighting import (
     Lighting,
     background_env,
@@ -38,6 +37,8 @@ from nervp.relight.lighting import (
     weights_for,
 )
 from nervp.relight.weights import Spread, led_calibration
+from nervp.store.field import FieldSource, open_source
+from nervp.structures.field import ReflectanceField
 
 
 @dataclass

@@ -35,7 +35,7 @@ from torch import Tensor
 
 from nervp.errors import NervpError
 from nervp.face import HeadModel, load_head_model, shape
-from nervp.parse.types import FaceParams, NormStats
+from nervp.structures.face import FaceParams, NormStats
 
 
 def _pairs(up: tuple[int, ...], lo: tuple[int, ...]) -> tuple[list[int], list[int], int, int]:

@@ -16,8 +16,8 @@ from nervp.parse.store import (
     load_conditioning,
     load_params,
 )
-from nervp.parse.types import METHOD_NAMES, ConditioningMaps, FaceParams
 from nervp.render.camera import project
+from nervp.structures.face import METHOD_NAMES, ConditioningMaps, FaceParams
 from nervp.viz.images import grid, label, save_png
 
 

@@ -19,9 +19,9 @@ from nervp.parse.conditioning import conditioning_maps, sample_vertex_colours
 from nervp.parse.fit import fit_track
 from nervp.parse.normalize import param_stats
 from nervp.parse.track import load_frames, track_frames
-from nervp.parse.types import FaceParams, NormStats
 from nervp.render.camera import Camera
 from nervp.store.olat import OLATDataset
+from nervp.structures.face import FaceParams, NormStats
 
 PARAMS = "target_params"
 
