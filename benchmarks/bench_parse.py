@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import timeit, write_results  # noqa: E402
 
-from nervp.parse.conditioning import conditioning_maps  # noqa: E402
+from nervp.parse.conditioning import MapSettings, conditioning_maps  # noqa: E402
 from nervp.parse.fit import FitConfig, fit_landmarks, fit_track, scale_camera, video_camera  # noqa: E402
 from nervp.parse.track import FaceTracker, TrackConfig, finish_track  # noqa: E402
 
@@ -94,7 +94,7 @@ def bench(repeats: int) -> dict:
         params = params.replace(camera=scale_camera(params.camera, size, size))
         T = 32
         p32 = params.select(slice(0, T))
-        t = timeit(lambda p32=p32: conditioning_maps(p32, chunk=16), repeats=repeats)
+        t = timeit(lambda p32=p32: conditioning_maps(p32, MapSettings(chunk=16)), repeats=repeats)
         row["map_rendering"] = {**t, "frames": T, "fps": T / t["median_s"]}
         out[f"{size}"] = row
     return out

@@ -88,7 +88,8 @@ def last_level_cache_bytes() -> int:
 
 
 def _speed_case(size: int, n: int, device: torch.device, g: torch.Generator, repeat: int = 9) -> dict:
-    from nervp.relight import ReflectanceField, relight
+    from nervp.relight import relight
+    from nervp.structures.field import ReflectanceField
 
     nbytes = n * size * size * 3 * 2
     # a ring of distinct frames larger than twice the last-level cache, as when relighting a
@@ -185,7 +186,6 @@ def rel_rmse(x: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor) -> float:
 
 def bench_truth(stage, frame, n_dirs: int, quick: bool) -> dict:
     from nervp.relight import (
-        ReflectanceField,
         env_weights,
         led_calibration,
         load_envmap,
@@ -196,6 +196,7 @@ def bench_truth(stage, frame, n_dirs: int, quick: bool) -> dict:
         uniform_env,
     )
     from nervp.relight.groundtruth import psnr, render_under_env
+    from nervp.structures.field import ReflectanceField
 
     field = ReflectanceField(torch.from_numpy(frame.olat).half()[None])
     cal = led_calibration(stage.dome, stage.cfg.exposure)
@@ -243,7 +244,6 @@ def bench_matting(stage, frame) -> dict:
     from nervp.relight import (
         LOOKS,
         Look,
-        ReflectanceField,
         led_calibration,
         light,
         load_envmap,
@@ -251,6 +251,7 @@ def bench_matting(stage, frame) -> dict:
         relight,
         weights_for,
     )
+    from nervp.structures.field import ReflectanceField
 
     field = ReflectanceField(torch.from_numpy(frame.olat).half()[None])
     cal = led_calibration(stage.dome, stage.cfg.exposure)
@@ -289,7 +290,8 @@ def bench_matting(stage, frame) -> dict:
 
 
 def bench_envmaps(stage, frame) -> dict:
-    from nervp.relight import ReflectanceField, env_weights, led_calibration, load_envmap, relight
+    from nervp.relight import env_weights, led_calibration, load_envmap, relight
+    from nervp.structures.field import ReflectanceField
 
     field = ReflectanceField(torch.from_numpy(frame.olat).half()[None])
     cal = led_calibration(stage.dome, stage.cfg.exposure)
@@ -342,12 +344,12 @@ def _tile(stage, frame, lighting, label_text: str, alpha=None, background=None) 
     from nervp.composite.background import env_view
     from nervp.composite.matte import composite
     from nervp.relight import (
-        ReflectanceField,
         background_env,
         led_calibration,
         relight,
         weights_for,
     )
+    from nervp.structures.field import ReflectanceField
     from nervp.viz.images import label
 
     field = ReflectanceField(torch.from_numpy(frame.olat).half()[None])
@@ -371,13 +373,13 @@ def make_pictures(stage, frame, out_dir: Path) -> list[str]:
         LOOKS,
         PROCEDURAL,
         Look,
-        ReflectanceField,
         led_calibration,
         light,
         load_envmap,
         relight,
         weights_for,
     )
+    from nervp.structures.field import ReflectanceField
     from nervp.viz.images import grid, label, save_png
 
     out_dir.mkdir(parents=True, exist_ok=True)

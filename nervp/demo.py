@@ -67,7 +67,7 @@ def run_demo(out: Path, d: DemoConfig) -> None:
     from nervp.relight.lighting import parse_lighting
     from nervp.synth.raw import simulate_raw
     from nervp.train.run import load_run, train_run
-    from nervp.viz.contact import inspect_dataset
+    from nervp.viz.kinds import inspect_dataset
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,12 +75,12 @@ def run_demo(out: Path, d: DemoConfig) -> None:
     target, source = out / "target.olat", out / "source.olat"
     console.rule("1/6 virtual light stage")
     _simulate(target, d.stage, d.stage.frames, d.target_seed, "target performer")
-    stage_text = inspect_dataset(target, "olat", 0, out / "target.contact.png")
+    stage_text = inspect_dataset(target, 0, out / "target.contact.png")
     with progress_bar("raw images") as bar:
         task = bar.add_task("raw 1000 fps stream sample", total=None)
         simulate_raw(out / "capture.raw", d.raw, overwrite=True,
                      on_image=lambda i, n: bar.update(task, completed=i + 1, total=n))
-    raw_text = inspect_dataset(out / "capture.raw", "raw", 0, out / "capture.contact.png")
+    raw_text = inspect_dataset(out / "capture.raw", 0, out / "capture.contact.png")
 
     console.rule("2/6 train the translator")
     run_dir = out / "run"
@@ -139,7 +139,7 @@ pre{{white-space:pre-wrap}}</style>
 <h2>1. Virtual light stage: the target's OLAT capture</h2><pre>{html.escape(stage_text)}</pre>
 <img src="target.contact.png" alt="OLAT contact sheet">
 <h3>Raw 1000 fps Bayer stream (tracking frame every 6th image)</h3><pre>{html.escape(raw_text)}</pre>
-<img src="capture.contact.png" alt="raw stream"><img src="capture.contact.truth.png" alt="ground truth set">
+<img src="capture.contact.png" alt="raw stream, its ground-truth set below">
 <h2>2-3. Translator on held-out frames vs ground truth</h2>
 <p>Relit PSNR {o['psnr_db']:.2f} dB, SSIM {o['ssim']:.3f}, MAE {o['mae']:.4f}; per-OLAT PSNR
 {m['per_olat_psnr_db']:.2f} dB; normal error {m['normal_angular_error_deg']:.1f}°

@@ -18,8 +18,8 @@ import torch
 from nervp.errors import NervpError
 from nervp.parse.conditioning import MapSettings, conditioning_maps
 from nervp.parse.normalize import retarget
-from nervp.parse.types import FaceParams, NormStats
 from nervp.store.olat import OLATFrame, write_olat_dataset
+from nervp.structures.face import FaceParams, NormStats
 from nervp.train.data import network_input
 from nervp.train.run import FinishedRun, load_run
 from nervp.train.targets import load_target, performer_params

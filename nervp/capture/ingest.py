@@ -19,9 +19,8 @@ from nervp.errors import ConfigError
 from nervp.imaging.bayer import PATTERNS
 from nervp.lightstage.dome import Dome
 from nervp.lightstage.schedule import TRACKING
-from nervp.store.olat import OLATFrame, olat_manifest, write_olat_arrays
-from nervp.store.raw import KIND
-from nervp.store.zstore import atomic_dataset, frame_array, small_array
+from nervp.store.olat import OLATFrame
+from nervp.store.raw import RawTruth, raw_manifest, write_raw
 
 
 def write_raw_stream(path: Path | str, images: Iterable[np.ndarray], pattern: np.ndarray, time: np.ndarray,
@@ -62,36 +61,13 @@ def write_raw_stream(path: Path | str, images: Iterable[np.ndarray], pattern: np
     except StopIteration:
         raise ConfigError("no images given") from None
     H, W = first.shape
-    man = {"kind": KIND, "height": H, "width": W, "n_images": N, "n_sets": int(mids.size), "n_lights": L,
-           "bayer": bayer, "black_level": int(black_level), "white_level": int(white_level),
-           "schedule": {"fps": fps, "tracking_every": tracking_every, "set_stride": set_stride, "n_images": N,
-                        "n_sets": int(mids.size), "output_fps": fps / (tracking_every * set_stride)},
-           "dome": dome.to_json(), "colour_space": "camera-raw-linear",
-           "linearise": "radiance = (DN - black_level) / (white_level - black_level) / gain[i]", **(extra or {})}
-    with atomic_dataset(Path(path), man, overwrite) as group:
-        arr = frame_array(group, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN")
-        count = 0
-        for i, img in enumerate(_chain(first, it)):
-            if i >= N:
-                raise ConfigError(f"more images than pattern entries ({N})")
-            img = np.asarray(img)
-            if img.shape != (H, W) or img.dtype != np.uint8:
-                raise ConfigError(f"image {i} is {img.dtype} {img.shape}, expected uint8 {(H, W)}")
-            arr[i] = img
-            count += 1
-        if count != N:
-            raise ConfigError(f"got {count} images for {N} pattern entries")
-        small_array(group, "pattern", pattern, "LED lit per image, -1 = all-on tracking, (N,)")
-        small_array(group, "time", time, "capture instant (s), (N,)")
-        small_array(group, "gain", gain, "exposure scale per image, (N,)")
-        small_array(group, "sets_middle", mids, "middle tracking image of each set, (S,)")
-        small_array(group, "sets_olat", olat, "image of LED l in set s, (S, L)")
-        if truth is not None:
-            tman = olat_manifest(dome, len(truth), {"height": H, "width": W,
-                                                   **{k: man[k] for k in ("camera", "head_model") if k in man}})
-            tman["arrays"] = write_olat_arrays(group.create_group("truth"), truth, len(truth), L, H, W)
-            man["truth"] = tman
-    return Path(path)
+    schedule = {"fps": fps, "tracking_every": tracking_every, "set_stride": set_stride, "n_images": N,
+                "n_sets": int(mids.size), "output_fps": fps / (tracking_every * set_stride)}
+    man = raw_manifest({}, height=H, width=W, n_images=N, n_sets=int(mids.size), dome=dome, bayer=bayer,
+                       black_level=black_level, white_level=white_level, schedule=schedule)
+    man.update(extra or {})
+    return write_raw(path, man, dome, _chain(first, it), pattern, time, gain, mids, olat,
+                     None if truth is None else RawTruth(truth), overwrite)
 
 
 def _chain(first: np.ndarray, rest: Iterable[np.ndarray]) -> Iterable[np.ndarray]:

@@ -124,27 +124,20 @@ class Capture:
 
 @dataclass
 class Inspect:
-    """Print a summary of a dataset and write a contact sheet PNG beside it (or to --sheet)."""
+    """Validate a dataset of any kind (olat, raw, field, face_params, conditioning), print a
+    summary and write a contact sheet PNG beside it (or to --sheet)."""
 
     dataset: tyro.conf.Positional[Path]
-    """OLAT dataset or raw stream directory."""
+    """Dataset directory of any kind (docs/FORMAT.md)."""
     frame: int = 0
-    """Frame to show."""
+    """Frame to show (for a raw stream: the first image shown)."""
     sheet: Path | None = None
     """Where to write the contact sheet (default: DATASET.contact.png next to the dataset)."""
 
     def run(self) -> None:
-        from nervp.store.zstore import read_manifest
-        from nervp.viz.contact import inspect_dataset
+        from nervp.viz.kinds import inspect_dataset
 
-        kind = read_manifest(self.dataset).get("kind")
         sheet = self.sheet or self.dataset.with_name(self.dataset.name + ".contact.png")
-        if kind in ("face_params", "conditioning"):
-            from nervp.parse.viz import inspect_parse
-
-            text = inspect_parse(self.dataset, kind, self.frame, sheet)
-        else:
-            text = inspect_dataset(self.dataset, kind, self.frame, sheet)
+        text = inspect_dataset(self.dataset, self.frame, sheet)
         console.print(text, highlight=False)
         console.print(f"contact sheet: {sheet}")
-

@@ -32,7 +32,6 @@ from nervp.device import resolve_device
 from nervp.errors import ConfigError, NervpError
 from nervp.relight.core import relight
 from nervp.relight.envmap import EnvMap, LightingError
-from nervp.relight.field import FieldSource, ReflectanceField, open_source
 from nervp.relight.lighting import (
     Lighting,
     background_env,
@@ -42,6 +41,8 @@ from nervp.relight.lighting import (
     weights_for,
 )
 from nervp.relight.weights import Spread, led_calibration
+from nervp.store.field import FieldSource, open_source
+from nervp.structures.field import ReflectanceField
 
 LIGHT_HELP = ("An environment map (.hdr, .exr), LED weights (.npy, .json), or the name of a procedural "
               "environment or a look: " + ", ".join(lighting_names()) + ".")

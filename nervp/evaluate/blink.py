@@ -46,8 +46,8 @@ from nervp.face import HeadModel, load_head_model, shape
 from nervp.parse.evaluation import synthetic_track
 from nervp.parse.fit import FitConfig, fit_track, video_camera
 from nervp.parse.normalize import param_stats
-from nervp.parse.types import FaceParams, NormStats
 from nervp.reenact import driven_params
+from nervp.structures.face import FaceParams, NormStats
 from nervp.synth.motion import MotionConfig, sample_motion
 
 

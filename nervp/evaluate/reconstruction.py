@@ -25,9 +25,9 @@ from pytorch_msssim import ssim
 from nervp.lightstage.dome import Dome
 from nervp.reenact import predict_frames
 from nervp.relight.core import relight
-from nervp.relight.field import ReflectanceField
 from nervp.relight.lighting import Lighting, weights_for
 from nervp.store.olat import load_olat
+from nervp.structures.field import ReflectanceField
 from nervp.train.run import FinishedRun
 
 

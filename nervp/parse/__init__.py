@@ -21,14 +21,6 @@ from nervp.parse.fit import (
 from nervp.parse.normalize import NormReport, clip_phi, normalize, param_stats, retarget
 from nervp.parse.pipeline import ParseConfig, condition, track_clip
 from nervp.parse.smoothing import SmoothConfig, one_euro, smooth_track
-from nervp.parse.store import (
-    ConditioningDataset,
-    ParamsFile,
-    load_conditioning,
-    load_params,
-    write_conditioning,
-    write_params,
-)
 from nervp.parse.track import (
     FaceTracker,
     Frames,
@@ -37,20 +29,13 @@ from nervp.parse.track import (
     load_frames,
     track_frames,
 )
-from nervp.parse.types import ConditioningMaps, FaceParams, FaceTrack, NormStats
 
 __all__ = [
-    "ConditioningDataset",
-    "ConditioningMaps",
-    "FaceParams",
-    "FaceTrack",
     "FaceTracker",
     "FitConfig",
     "MapSettings",
     "Frames",
     "NormReport",
-    "NormStats",
-    "ParamsFile",
     "ParseConfig",
     "SmoothConfig",
     "TrackConfig",
@@ -63,9 +48,7 @@ __all__ = [
     "fixed_pose",
     "iter_conditioning_maps",
     "landmark_errors",
-    "load_conditioning",
     "load_frames",
-    "load_params",
     "map_mesh",
     "normalize",
     "one_euro",
@@ -77,6 +60,4 @@ __all__ = [
     "track_clip",
     "track_frames",
     "video_camera",
-    "write_conditioning",
-    "write_params",
 ]

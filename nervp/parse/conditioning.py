@@ -36,9 +36,9 @@ from torch import Tensor
 from nervp.colour import srgb_decode, srgb_encode
 from nervp.errors import NervpError
 from nervp.face import G, HeadModel, load_head_model, mesh_edges, subdivide, vertex_normals
-from nervp.parse.types import ConditioningMaps, FaceParams
 from nervp.render.camera import Camera, project
 from nervp.render.rasterize import rasterize
+from nervp.structures.face import ConditioningMaps, FaceParams
 
 PoseMode = Literal["tracked", "fixed"]
 

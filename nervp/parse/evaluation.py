@@ -24,8 +24,8 @@ from nervp.parse.fit import FitConfig, fit_track, landmark_errors
 from nervp.parse.metrics import correlation, jitter, lag_frames, rotation_error_deg, still_frames
 from nervp.parse.smoothing import SmoothConfig, smooth_track
 from nervp.parse.track import TrackConfig, finish_track, inter_ocular, load_frames, track_frames
-from nervp.parse.types import FaceTrack
 from nervp.render.camera import Camera, project
+from nervp.structures.face import FaceTrack
 
 
 def _with_smoothing(track_cfg: TrackConfig, mode: str) -> TrackConfig:

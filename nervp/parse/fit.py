@@ -42,8 +42,8 @@ from torch import Tensor
 from nervp.errors import ConfigError, NervpError
 from nervp.face import G, HeadModel, load_head_model
 from nervp.parse.track import LEFT_IRIS, RIGHT_IRIS
-from nervp.parse.types import FaceParams, FaceTrack
 from nervp.render.camera import Camera, make_camera, project
+from nervp.structures.face import FaceParams, FaceTrack
 
 # φ bounds (lo, hi) by name; others use DEFAULT_BOUNDS. Expressions are activations (a
 # pucker or a brow raise has no negative), with a little slack for identities the β basis

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from nervp.errors import NervpError
-from nervp.parse.types import FaceParams, NormStats
+from nervp.structures.face import FaceParams, NormStats
 
 THETA_NAMES = ("rot_x", "rot_y", "rot_z", "trans_x", "trans_y", "trans_z")
 # Smallest deviation that is scaled: rad for rotation, m for translation, units of φ.

@@ -19,10 +19,11 @@ from nervp.parse.conditioning import (
 from nervp.parse.fit import FitConfig, fit_track
 from nervp.parse.normalize import param_stats, retarget
 from nervp.parse.reports import ConditionReport, FitSummary, TrackReport, TrackSeconds
-from nervp.parse.store import camera_json, load_params, write_conditioning, write_params
 from nervp.parse.track import TrackConfig, load_frames, track_frames, track_summary
-from nervp.parse.types import FaceParams
+from nervp.store.conditioning import write_conditioning
+from nervp.store.params import camera_json, load_params, write_params
 from nervp.store.zstore import check_output
+from nervp.structures.face import FaceParams
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total)
 

@@ -24,7 +24,8 @@ import numpy as np
 from nervp.errors import ConfigError, NervpError
 from nervp.parse.reports import TrackSummary
 from nervp.parse.smoothing import SmoothConfig, fill_gaps, smooth_track
-from nervp.parse.types import (
+from nervp.render.camera import Camera
+from nervp.structures.face import (
     FULL_FRAME,
     INTERPOLATED,
     LOST,
@@ -34,7 +35,6 @@ from nervp.parse.types import (
     TRACKED,
     FaceTrack,
 )
-from nervp.render.camera import Camera
 
 LEFT_IRIS, RIGHT_IRIS = 473, 468
 

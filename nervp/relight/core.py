@@ -30,7 +30,7 @@ from torch import Tensor
 
 from nervp.relight import native
 from nervp.relight.envmap import LightingError
-from nervp.relight.field import ReflectanceField
+from nervp.structures.field import ReflectanceField
 
 CPU_CHUNK_BYTES = 1_200_000
 """Float32 scratch per chunk on CPU (N x chunk): 1024 pixels for N = 96, fits in L2."""

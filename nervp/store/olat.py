@@ -19,6 +19,7 @@ from nervp.lightstage.dome import Dome
 from nervp.store.zstore import (
     DatasetError,
     StoredFrames,
+    array_list,
     atomic_dataset,
     check_arrays,
     frame_array,
@@ -119,7 +120,7 @@ def write_olat_arrays(group: zarr.Group, frames: Iterable[OLATFrame], n_frames: 
     small_array(group, "time", np.asarray(times, dtype=np.float64), "capture instant per frame (s), (T,)")
     if beta is not None:
         small_array(group, "beta", np.asarray(beta, dtype=np.float32), "identity coefficients, (n_id,)")
-    return {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in group.arrays()}
+    return array_list(group)
 
 
 def write_olat_dataset(

@@ -5,26 +5,39 @@ Layout (docs/FORMAT.md): arrays `images` (N, H, W) uint8, one chunk per image; `
 (N,) int16 (LED index, or -1 for an all-on tracking image); `time` (N,) float64 seconds;
 `gain` (N,) float32, the exposure scale of each image (DN = black + gain * radiance *
 (white - black) before noise); `sets_middle` (S,) and `sets_olat` (S, L) image indices of
-each OLAT set; optional group `truth/` holding an OLAT dataset of S frames.
+each OLAT set; optional group `truth/` holding an OLAT dataset of S frames. `write_raw` is
+the one writer (the virtual stage's camera and `capture.ingest` both use it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from nervp.errors import ConfigError
 from nervp.lightstage.dome import Dome
 from nervp.lightstage.schedule import TRACKING
-from nervp.store.olat import OLATDataset, olat_from_group
+from nervp.store.olat import (
+    OLATDataset,
+    OLATFrame,
+    olat_from_group,
+    olat_manifest,
+    write_olat_arrays,
+)
 from nervp.store.zstore import (
     DatasetError,
     StoredImages,
+    atomic_dataset,
     check_arrays,
+    frame_array,
     open_group,
     read_chunk,
     read_manifest,
+    small_array,
 )
 
 KIND = "raw"
@@ -79,3 +92,82 @@ def load_raw(path: Path | str) -> RawStream:
     if "truth" in m:
         raw.truth()
     return raw
+
+
+def raw_manifest(base: dict[str, Any], *, height: int, width: int, n_images: int, n_sets: int, dome: Dome,
+                 bayer: str, black_level: int, white_level: int, schedule: dict[str, Any],
+                 sensor: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of a raw stream: `base` (camera, performer, ...; its keys keep their place)
+    updated with the fields every raw stream carries."""
+    man = dict(base)
+    man.update({"kind": KIND, "height": height, "width": width, "n_images": n_images, "n_sets": n_sets,
+                "n_lights": dome.n_lights, "bayer": bayer, "black_level": int(black_level),
+                "white_level": int(white_level), "schedule": schedule, "dome": dome.to_json(),
+                "colour_space": "camera-raw-linear"})
+    if sensor is not None:
+        man["sensor"] = sensor
+    man["linearise"] = "radiance = (DN - black_level) / (white_level - black_level) / gain[i]"
+    return man
+
+
+@dataclass(frozen=True)
+class RawTruth:
+    """Ground-truth OLAT sets of a simulated stream, one per set middle.
+
+    Attributes:
+        frames: S OLAT frames (linear Rec. 709 radiance) at the set middles.
+        fps: OLAT sets per second, recorded in the truth manifest; None to leave it out.
+        beta: (n_id,) float32 identity coefficients of the performer; None to leave them out.
+    """
+
+    frames: Sequence[OLATFrame]
+    fps: float | None = None
+    beta: np.ndarray | None = None
+
+
+def write_raw(path: Path | str, manifest: dict[str, Any], dome: Dome, images: Iterable[np.ndarray],
+              pattern: np.ndarray, time: np.ndarray, gain: np.ndarray, sets_middle: np.ndarray, sets_olat: np.ndarray,
+              truth: RawTruth | None = None, overwrite: bool = False,
+              on_image: Callable[[int, int], None] | None = None) -> Path:
+    """Write a raw stream of N images at `path`, atomically.
+
+    Args:
+        manifest: from `raw_manifest` (gives N, H and W); the truth is added to it here.
+        dome: the LED geometry (L LEDs), as in the manifest.
+        images: N arrays (H, W) uint8, Bayer digital numbers, consumed one at a time.
+        pattern: (N,) int16 LED lit per image, or -1 (TRACKING). time: (N,) float64 seconds.
+        gain: (N,) float32 exposure scales. sets_middle: (S,) int64; sets_olat: (S, L) int64.
+        truth: ground-truth OLAT sets (simulated streams only).
+        on_image: called as on_image(i, N) after image i is written.
+    """
+    N, H, W = int(manifest["n_images"]), int(manifest["height"]), int(manifest["width"])
+    L = dome.n_lights
+    with atomic_dataset(Path(path), manifest, overwrite) as group:
+        arr = frame_array(group, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN")
+        count = 0
+        for i, img in enumerate(images):
+            if i >= N:
+                raise ConfigError(f"more images than pattern entries ({N})")
+            img = np.asarray(img)
+            if img.shape != (H, W) or img.dtype != np.uint8:
+                raise ConfigError(f"image {i} is {img.dtype} {img.shape}, expected uint8 {(H, W)}")
+            arr[i] = img
+            count += 1
+            if on_image is not None:
+                on_image(i, N)
+        if count != N:
+            raise ConfigError(f"got {count} images for {N} pattern entries")
+        small_array(group, "pattern", pattern, "LED lit per image, -1 = all-on tracking, (N,)")
+        small_array(group, "time", time, "capture instant (s), (N,)")
+        small_array(group, "gain", gain, "exposure scale per image, (N,)")
+        small_array(group, "sets_middle", sets_middle, "middle tracking image of each set, (S,)")
+        small_array(group, "sets_olat", sets_olat, "image of LED l in set s, (S, L)")
+        if truth is not None:
+            S = len(truth.frames)
+            tman = olat_manifest(dome, S, {
+                "height": H, "width": W, **{k: manifest[k] for k in ("camera", "head_model") if k in manifest}})
+            if truth.fps is not None:
+                tman["fps"] = truth.fps
+            tman["arrays"] = write_olat_arrays(group.create_group("truth"), truth.frames, S, L, H, W, truth.beta)
+            manifest["truth"] = tman
+    return Path(path)

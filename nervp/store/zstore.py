@@ -112,15 +112,7 @@ def atomic_dataset(path: Path, manifest: dict[str, Any], overwrite: bool = False
     try:
         group = zarr.open_group(str(tmp), mode="w-")
         yield group
-        manifest = {"format": FORMAT, "version": FORMAT_VERSION, **manifest}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        if path.exists():
-            old = path.absolute().parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        _finish(tmp, path, manifest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -147,6 +139,24 @@ def read_manifest(path: Path, kind: str | None = None) -> dict[str, Any]:
     if kind is not None and manifest.get("kind") != kind:
         raise DatasetError(f"{path} holds a {manifest.get('kind')!r} dataset, expected {kind!r}")
     return manifest
+
+
+def array_list(group: zarr.Group) -> dict[str, dict[str, Any]]:
+    """The manifest's `arrays` entry: name -> {shape, dtype} of every array in `group`, sorted by
+    name (zarr lists a directory in the file system's order, which varies between writes)."""
+    return {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in sorted(group.arrays())}
+
+
+def open_dataset(path: Path, kind: str, fix: str = "create the dataset again") -> tuple[dict[str, Any], zarr.Group]:
+    """Read and check the manifest of a dataset of `kind`, open its group and check every array
+    its manifest lists (shape, all chunks on disk). `fix`: what to tell the user on failure."""
+    manifest = read_manifest(path, kind)
+    group = open_group(path)
+    arrays = manifest.get("arrays")
+    if not isinstance(arrays, dict):
+        raise DatasetError(f"{path}: manifest lists no arrays: {fix}")
+    check_arrays(group, path, {k: tuple(v["shape"]) for k, v in arrays.items()})
+    return manifest, group
 
 
 def open_group(path: Path) -> zarr.Group:
@@ -191,6 +201,12 @@ def publish_dataset(tmp: Path, path: Path, manifest: dict[str, Any], overwrite: 
     `path`. An existing dataset at `path` is replaced (with `overwrite`) only at this point."""
     path, tmp = Path(path), Path(tmp)
     check_output(path, overwrite)
+    _finish(tmp, path, manifest)
+
+
+def _finish(tmp: Path, path: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest into the complete directory `tmp` (last), then rename it to `path`,
+    replacing an existing dataset there only now."""
     manifest = {"format": FORMAT, "version": FORMAT_VERSION, **manifest}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
     if path.exists():

@@ -13,9 +13,7 @@ import torch
 from nervp.errors import ConfigError
 from nervp.imaging.bayer import PATTERNS, mosaic
 from nervp.lightstage.schedule import TRACKING, Schedule, ScheduleConfig, make_schedule
-from nervp.store.olat import olat_manifest, write_olat_arrays
-from nervp.store.raw import KIND
-from nervp.store.zstore import atomic_dataset, frame_array, small_array
+from nervp.store.raw import RawTruth, raw_manifest, write_raw
 from nervp.synth.render_olat import gbuffer, render_lights, render_sum
 from nervp.synth.simulate import SimConfig, VirtualStage, make_stage, stage_manifest
 
@@ -81,32 +79,15 @@ def simulate_raw(out: Path, cfg: RawConfig, overwrite: bool = False,
     g_olat = cfg.sensor.headroom / max(olat_peak, 1e-8)
     g_track = cfg.sensor.headroom / max(track_peak, 1e-8)
     gain = np.where(sched.pattern == TRACKING, g_track, g_olat).astype(np.float32)
-    man = stage_manifest(stage)
-    man.update({
-        "kind": KIND, "n_images": sched.n_images, "n_sets": sched.n_sets, "n_lights": L,
-        "bayer": cfg.sensor.bayer, "black_level": cfg.sensor.black_level, "white_level": cfg.sensor.white_level,
-        "schedule": sched.to_json(), "dome": stage.dome.to_json(), "colour_space": "camera-raw-linear",
-        "sensor": {"full_well_e": cfg.sensor.full_well, "read_noise_dn": cfg.sensor.read_noise_dn,
-                   "noise": cfg.sensor.noise},
-        "linearise": "radiance = (DN - black_level) / (white_level - black_level) / gain[i]",
-    })
-    with atomic_dataset(Path(out), man, overwrite) as group:
-        images = frame_array(group, "images", (sched.n_images, H, W), "uint8", "Bayer images (N, H, W), DN")
-        for i in range(sched.n_images):
-            images[i] = _render_image(stage, sched, i, float(gain[i]), cfg.sensor)
-            if on_image is not None:
-                on_image(i, sched.n_images)
-        small_array(group, "pattern", sched.pattern, "LED lit per image, -1 = all-on tracking, (N,)")
-        small_array(group, "time", sched.time, "capture instant (s), (N,)")
-        small_array(group, "gain", gain, "exposure scale per image, (N,)")
-        small_array(group, "sets_middle", sched.sets_middle, "middle tracking image of each set, (S,)")
-        small_array(group, "sets_olat", sched.sets_olat, "image of LED l in set s, (S, L)")
-        tgroup = group.create_group("truth")
-        tman = olat_manifest(stage.dome, sched.n_sets, {k: man[k] for k in ("height", "width", "camera", "head_model")})
-        tman["fps"] = sched.output_fps
-        tman["arrays"] = write_olat_arrays(tgroup, truth, sched.n_sets, L, H, W, stage.performer.beta.numpy())
-        man["truth"] = tman
-    return Path(out)
+    sensor = {"full_well_e": cfg.sensor.full_well, "read_noise_dn": cfg.sensor.read_noise_dn,
+              "noise": cfg.sensor.noise}
+    man = raw_manifest(stage_manifest(stage), height=H, width=W, n_images=sched.n_images, n_sets=sched.n_sets,
+                       dome=stage.dome, bayer=cfg.sensor.bayer, black_level=cfg.sensor.black_level,
+                       white_level=cfg.sensor.white_level, schedule=sched.to_json(), sensor=sensor)
+    images = (_render_image(stage, sched, i, float(gain[i]), cfg.sensor) for i in range(sched.n_images))
+    return write_raw(out, man, stage.dome, images, sched.pattern, sched.time, gain, sched.sets_middle,
+                     sched.sets_olat, RawTruth(truth, sched.output_fps, stage.performer.beta.numpy()),
+                     overwrite, on_image)
 
 
 def _render_image(stage: VirtualStage, sched: Schedule, i: int, gain: float, sensor: SensorConfig) -> np.ndarray:

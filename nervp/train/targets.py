@@ -18,12 +18,13 @@ from nervp.fileio import write_json_atomic
 from nervp.parse.conditioning import MapSettings, conditioning_maps, sample_vertex_colours
 from nervp.parse.fit import fit_track
 from nervp.parse.normalize import param_stats
-from nervp.parse.store import PARAMS_KIND, load_params
 from nervp.parse.track import Frames, load_frames, track_frames
-from nervp.parse.types import FaceParams, NormStats
 from nervp.render.camera import Camera
 from nervp.store.olat import OLATDataset
+from nervp.store.params import KIND as PARAMS_KIND
+from nervp.store.params import load_params
 from nervp.store.zstore import DatasetError, read_manifest
+from nervp.structures.face import FaceParams, NormStats
 
 PARAMS = "target_params"
 

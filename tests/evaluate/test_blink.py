@@ -13,8 +13,8 @@ from nervp.evaluate.blink import blink_test, eye_aperture, mouth_aperture
 from nervp.face import load_head_model
 from nervp.parse.fit import video_camera
 from nervp.parse.normalize import clip_phi, normalize, param_stats
-from nervp.parse.types import FaceParams
 from nervp.reenact import driven_params
+from nervp.structures.face import FaceParams
 from nervp.synth.motion import MotionConfig, sample_motion
 
 FPS = 25.0

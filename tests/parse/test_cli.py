@@ -44,7 +44,7 @@ def tracked(short_clip, tmp_path_factory):
 def test_track_real_clip_quality(tracked):
     from nervp.parse.evaluation import smoothing_report
     from nervp.parse.smoothing import SmoothConfig
-    from nervp.parse.store import load_params
+    from nervp.store.params import load_params
 
     pf = load_params(tracked)
     assert pf.params.n_frames == 40
@@ -59,7 +59,7 @@ def test_track_real_clip_quality(tracked):
 
 @needs_clip
 def test_condition_and_inspect(tracked, tmp_path, capsys):
-    from nervp.parse.store import load_conditioning
+    from nervp.store.conditioning import load_conditioning
 
     rc, err = run(capsys, "condition", tracked, tmp_path / "own.cond", "--maps.size", 64)
     assert rc == 0, err
@@ -120,8 +120,8 @@ def test_mismatched_parameter_files(tmp_path, capsys):
     from nervp.face import load_head_model
     from nervp.parse.fit import video_camera
     from nervp.parse.normalize import param_stats
-    from nervp.parse.store import write_params
-    from nervp.parse.types import FaceParams
+    from nervp.store.params import write_params
+    from nervp.structures.face import FaceParams
 
     m = load_head_model()
 

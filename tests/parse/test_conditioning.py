@@ -10,8 +10,8 @@ import torch
 from nervp.face import load_head_model, pose_matrix
 from nervp.parse.conditioning import MapSettings, conditioning_maps, map_mesh, sample_vertex_colours
 from nervp.parse.fit import video_camera
-from nervp.parse.types import FaceParams
 from nervp.render.camera import project
+from nervp.structures.face import FaceParams
 
 S = 96
 

@@ -10,7 +10,7 @@ from nervp.errors import NervpError
 from nervp.face import load_head_model
 from nervp.parse.fit import video_camera
 from nervp.parse.normalize import clip_phi, normalize, param_stats, retarget
-from nervp.parse.types import FaceParams, NormStats
+from nervp.structures.face import FaceParams, NormStats
 
 
 def params(T=50, seed=0, scale=1.0, shift=0.0, beta=None, colour=None) -> FaceParams:

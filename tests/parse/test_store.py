@@ -13,10 +13,11 @@ from nervp.face import load_head_model
 from nervp.parse.conditioning import MapSettings, iter_conditioning_maps
 from nervp.parse.fit import video_camera
 from nervp.parse.normalize import param_stats
-from nervp.parse.store import load_conditioning, load_params, write_conditioning, write_params
 from nervp.parse.track import TrackConfig, finish_track
-from nervp.parse.types import FaceParams
+from nervp.store.conditioning import load_conditioning, write_conditioning
+from nervp.store.params import load_params, write_params
 from nervp.store.zstore import DatasetError
+from nervp.structures.face import FaceParams
 
 
 @pytest.fixture()

@@ -6,7 +6,6 @@ from nervp.lightstage import DomeConfig, build_dome
 from nervp.relight import (
     EnvMap,
     LightingError,
-    ReflectanceField,
     cell_env,
     env_weights,
     fit_low_rank,
@@ -14,6 +13,7 @@ from nervp.relight import (
     relight_reference,
     uniform_env,
 )
+from nervp.structures.field import ReflectanceField
 
 DOME = build_dome(DomeConfig(n_lights=96))
 

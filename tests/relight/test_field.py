@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from nervp.relight import open_source, write_field
-from nervp.relight.field import FIELD_KIND
+from nervp.relight import write_low_rank
+from nervp.store.field import KIND as FIELD_KIND
+from nervp.store.field import open_source
 from nervp.store.zstore import DatasetError
 
 
@@ -20,7 +21,7 @@ def test_open_olat_dataset(tiny_capture):
 def test_low_rank_field_round_trip(tiny_capture, tmp_path):
     src = open_source(tiny_capture.path)
     out = tmp_path / "f.field"
-    write_field(out, src, rank=12)
+    write_low_rank(out, src, rank=12)
     lr = open_source(out)
     assert lr.kind == FIELD_KIND and lr.n_images == 12 and lr.coeffs.shape == (12, 96)
     assert lr.camera is not None and lr.has_alpha() and lr.gain == src.gain
@@ -29,9 +30,9 @@ def test_low_rank_field_round_trip(tiny_capture, tmp_path):
     rel = (f.olat() - full).norm() / full.norm()
     assert rel < 0.2  # 12 of 96 components of a shadowed, specular face
     with pytest.raises(DatasetError, match="exists"):
-        write_field(out, src, rank=12)
+        write_low_rank(out, src, rank=12)
     with pytest.raises(DatasetError, match="already a low-rank"):
-        write_field(tmp_path / "g.field", lr, rank=4)
+        write_low_rank(tmp_path / "g.field", lr, rank=4)
 
 
 def test_wrong_kind_is_refused(tmp_path):

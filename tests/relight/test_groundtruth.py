@@ -3,7 +3,6 @@
 import torch
 
 from nervp.relight import (
-    ReflectanceField,
     env_weights,
     led_calibration,
     overcast_env,
@@ -11,6 +10,7 @@ from nervp.relight import (
     uniform_env,
 )
 from nervp.relight.groundtruth import env_point_lights, psnr, render_under_env
+from nervp.structures.field import ReflectanceField
 
 
 def test_point_lights_carry_the_environment_power():

@@ -10,13 +10,13 @@ from PIL import Image
 from nervp.cli import main
 from nervp.composite.output import OutputSpec
 from nervp.relight import (
-    ReflectanceField,
     env_weights,
     led_calibration,
     load_envmap,
-    open_source,
     relight,
 )
+from nervp.store.field import open_source
+from nervp.structures.field import ReflectanceField
 from nervp.viz.video import read_video, write_mp4
 
 
@@ -74,9 +74,9 @@ def load_envmap_uniform():
 
 
 def test_low_rank_field_and_estimated_matte(tiny_capture, tmp_path):
-    from nervp.relight import write_field
+    from nervp.relight import write_low_rank
 
-    write_field(tmp_path / "f.field", open_source(tiny_capture.path), rank=16)
+    write_low_rank(tmp_path / "f.field", open_source(tiny_capture.path), rank=16)
     assert run(tmp_path / "f.field", tmp_path / "lr.mp4", "--light", "rembrandt", "--matte", "rim",
                "--background", "grey", "--frames", "2") == 0
     assert (tmp_path / "lr.mp4").stat().st_size > 0

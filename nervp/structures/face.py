@@ -1,4 +1,6 @@
-"""What passes between the parsing stages: tracks, fitted parameters, statistics, maps.
+"""Faces as they pass between stages: tracks, fitted head-model parameters, the statistics
+of eq. 6, and conditioning maps (written by `parse`, stored by `store`, read by `train`,
+`reenact` and `evaluate`).
 
 Every object is a frozen dataclass whose fields state shape, dtype, units and colour space.
 Frame-indexed arrays share one length T: frame t of the input video or OLAT dataset.
