@@ -11,6 +11,7 @@ from typing import Literal
 import tyro
 
 from nervp.errors import ConfigError
+from nervp.model.heads import HeadName
 from nervp.progress import console, progress_bar
 
 
@@ -40,7 +41,7 @@ class Train:
     """Override the weight of the coverage (alpha) MSE term."""
     mse_weight: float | None = None
     """Override the weight of the reflectance field's MSE term."""
-    head: Literal["olat", "lowrank"] | None = None
+    head: HeadName | None = None
     """Reflectance head: the paper's 96 images or K basis images."""
     rank: int | None = None
     """K of the low-rank head."""
