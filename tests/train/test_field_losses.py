@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from nervp.model.translator import FieldPrediction, basis_coordinates
+from nervp.model import FieldPrediction, LowRankHead, OLATHead, TranslatorConfig, basis_coordinates
 from nervp.train.losses import disc_fields, field_mse
 
 
@@ -13,19 +13,21 @@ def _lowrank(B=2, K=5, L=12, H=6, W=7, seed=0):
     basis = torch.randn(B, K, 3, H, W, generator=g, dtype=torch.float64).float().requires_grad_()
     C = torch.randn(K, L, generator=g).requires_grad_()
     aux = torch.zeros(B, 3, H, W)
-    return FieldPrediction(basis, C, aux, aux, aux[:, :1]), torch.rand(B, L, 3, H, W, generator=g)
+    head = LowRankHead(TranslatorConfig(head="lowrank", rank=K, n_lights=L))
+    return FieldPrediction(basis, (C,), aux, aux, aux[:, :1], head), torch.rand(B, L, 3, H, W, generator=g)
 
 
 def test_basis_space_mse_equals_materialised_mse_and_gradients():
     pred, y = _lowrank()
     v = field_mse(pred, y)
     v.backward()
-    gb, gc = pred.refl.grad.clone(), pred.coeffs.grad.clone()
-    pred.refl.grad = pred.coeffs.grad = None
+    (C,) = pred.params
+    gb, gc = pred.refl.grad.clone(), C.grad.clone()
+    pred.refl.grad = C.grad = None
     ref = ((pred.olat - y) ** 2).mean()
     ref.backward()
     assert torch.allclose(v, ref, rtol=1e-5)
-    assert torch.allclose(gb, pred.refl.grad, atol=1e-6) and torch.allclose(gc, pred.coeffs.grad, atol=1e-6)
+    assert torch.allclose(gb, pred.refl.grad, atol=1e-6) and torch.allclose(gc, C.grad, atol=1e-6)
 
 
 def test_lights_full_lit_and_projection_of_an_exact_low_rank_field():
@@ -35,7 +37,7 @@ def test_lights_full_lit_and_projection_of_an_exact_low_rank_field():
         assert torch.allclose(pred.lights(torch.tensor([3, 0])), olat[:, [3, 0]])
         assert torch.allclose(pred.full_lit(), olat.sum(1), atol=1e-4)
         # a field that lies in the span of C projects back onto its own basis exactly
-        assert torch.allclose(basis_coordinates(olat, pred.coeffs), pred.refl, atol=1e-3)
+        assert torch.allclose(basis_coordinates(olat, pred.params[0]), pred.refl, atol=1e-3)
         fake, real = disc_fields(pred, olat)
         assert fake.shape == real.shape == (2, 15, 6, 7) and torch.allclose(fake, real, atol=1e-3)
         # and the MSE of the exact field is zero
@@ -46,9 +48,9 @@ def test_olat_head_is_the_plain_mse():
     y = torch.rand(1, 4, 3, 5, 5)
     x = torch.rand(1, 4, 3, 5, 5)
     aux = torch.zeros(1, 3, 5, 5)
-    pred = FieldPrediction(x, None, aux, aux, aux[:, :1])
+    pred = FieldPrediction(x, (), aux, aux, aux[:, :1], OLATHead(TranslatorConfig(n_lights=4)))
     assert torch.allclose(field_mse(pred, y), ((x - y) ** 2).mean())
-    assert pred.basis is None and torch.equal(pred.olat, x) and torch.allclose(pred.full_lit(), x.sum(1))
+    assert pred.params == () and torch.equal(pred.olat, x) and torch.allclose(pred.full_lit(), x.sum(1))
 
 
 def _zero_aux(model):
@@ -71,7 +73,7 @@ def test_output_head_starts_at_the_data_mean_for_both_heads():
     assert torch.allclose(out.olat.mean((3, 4))[0], mean, rtol=1e-4, atol=1e-6)
     lr = Translator(TranslatorConfig(base_channels=8, max_channels=16, depth=2, head="lowrank", rank=4))
     C = torch.linalg.qr(torch.randn(96, 4, generator=g))[0].T  # orthonormal rows
-    lr.init_coeffs(C)
+    lr.set_head_params((C,))
     in_span = (torch.rand(4, 3, generator=g).T @ C).T.abs()  # a mean inside the basis' span ...
     in_span = (C.T @ (C @ in_span))  # ... exactly
     lr.init_output(in_span, mean_alpha=0.5, weight_scale=0.0)
@@ -130,9 +132,9 @@ def test_nmf_head_materialises_non_negative_lights_and_starts_at_the_mean():
     x = torch.rand(2, 11 * 9, 16, 16, generator=g)
     m = Translator(TranslatorConfig(base_channels=8, max_channels=16, depth=2, head="lowrank", rank=4, basis="nmf"))
     C = torch.rand(4, 96, generator=g)
-    m.init_coeffs(C)
+    m.set_head_params((C,))
     out = m(x)  # random weights: basis images are softplus outputs, coefficients >= 0
-    assert (out.basis >= 0).all() and (out.olat >= 0).all()
+    assert (out.refl >= 0).all() and (out.olat >= 0).all()
     mean = (torch.rand(4, 3, generator=g) * 0.2 + 0.05).T @ C  # a mean the (non-negative) basis can hold
     m.init_output(mean.T, mean_alpha=0.5, weight_scale=0.0)
     _zero_aux(m)

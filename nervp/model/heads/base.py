@@ -88,7 +88,9 @@ class ReflectanceHead(ABC):
         `mean` (L, 3) float64 (the data's mean on the performer) everywhere."""
 
     def constrain(self, params: Params) -> None:
-        """Project the head's tensors back onto their feasible set, in place, after each step."""
+        """Project the head's tensors back onto their feasible set, in place, after each step
+        (default: unconstrained, nothing to do)."""
+        return None
 
     # ---- decoding
     @abstractmethod
