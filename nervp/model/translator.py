@@ -2,14 +2,9 @@
 
 A U-Net encoder-decoder reads the 11 most recent conditioning frames (stacked on the channel
 axis) and predicts, for the newest frame, the reflectance field plus normal, albedo and alpha.
-Two reflectance heads share one interface:
-
-* ``olat``: the paper's head, L x RGB images directly;
-* ``lowrank``: K RGB basis images and a learned (K, L) coefficient matrix initialised from a
-  PCA of the target's training OLAT images, so OLAT_l = sum_k C[k, l] * basis_k. The network
-  carries K x 3 output channels instead of L x 3, which is what caps the paper's resolution.
-  With ``basis="nmf"`` basis images and coefficients are non-negative (softplus images,
-  coefficients kept >= 0 by the trainer, started from `nmf_coeffs`).
+What the reflectance output is comes from the configured head (`nervp.model.heads.HEADS`):
+the paper's L OLAT images (``olat``), or K basis images mixed by a learned (K, L) coefficient
+matrix (``lowrank``). Every head sits behind one interface, `ReflectanceHead`.
 
 All reflectance outputs are in the run's normalised linear radiance units (dataset radiance
 divided by `olat_scale`, stored in the run's config).
@@ -17,42 +12,17 @@ divided by `olat_scale`, stored in the run's config).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-@dataclass(frozen=True)
-class TranslatorConfig:
-    """Architecture of the translator."""
-
-    in_frames: int = 11
-    """Conditioning frames per input window (the paper: 11)."""
-    cond_channels: int = 9
-    """Channels of one conditioning frame (diffuse 3 + PNCC 3 + landmark image 3)."""
-    base_channels: int = 32
-    """Channels of the first encoder level; doubled at each level up to max_channels."""
-    max_channels: int = 256
-    depth: int = 4
-    """Number of 2x downsamplings."""
-    head: Literal["olat", "lowrank"] = "olat"
-    """Reflectance head: the paper's L images, or K basis images + coefficients."""
-    rank: int = 16
-    """K, basis images of the low-rank head."""
-    basis: Literal["pca", "nmf"] = "pca"
-    """Low-rank head only. `pca`: signed basis images and coefficients, started from a PCA of the
-    training OLAT images. `nmf`: non-negative basis images (softplus, as the olat head's images)
-    and coefficients (kept >= 0 by the trainer), started from a non-negative factorisation, so
-    every materialised OLAT image is non-negative too."""
-    n_lights: int = 96
-    alpha_margin: float = 0.05
-    """Coverage is clamp((1 + 2m) sigmoid(x) - m, 0, 1) with this margin m, so it can be exactly
-    0 off the performer and 1 on it. A bare sigmoid (m = 0) only approaches 0, and its vanishing
-    gradient leaves a 1-2 % coverage haze over the whole backdrop, lit by the premultiplied field
-    (m = 0.05: a third less haze, +0.21 dB, docs/TRANSLATOR.md)."""
+from nervp.model.config import TranslatorConfig
+from nervp.model.heads import Params, ReflectanceHead, make_head
+from nervp.model.heads.lowrank import basis_coordinates, nmf_coeffs, pca_coeffs
+from nervp.structures.field import ReflectanceField
 
 
 def coverage(logit: Tensor, margin: float) -> Tensor:
@@ -68,55 +38,53 @@ class FieldPrediction:
 
     Attributes:
         refl: (B, R, 3, H, W) what the reflectance head emits, premultiplied by alpha (as the
-            datasets' images are): the L OLAT images (olat head,
-            R = L) or the K basis images (low-rank head, R = K).
-        coeffs: (K, L) the low-rank head's coefficients, or None for the olat head.
+            datasets' images are): the L OLAT images (olat head, R = L) or the K basis images
+            (low-rank head, R = K).
+        params: the head's learned tensors (the translator's parameters, in
+            `head.param_shapes` order): () for the olat head, ((K, L) coefficients,) for the
+            low-rank head.
         normal: (B, 3, H, W) unit world-space normals.
         albedo: (B, 3, H, W) linear diffuse albedo in [0, 1], premultiplied by alpha.
         alpha: (B, 1, H, W) coverage in [0, 1].
+        head: the reflectance head that made `refl` and reads it.
 
-    The low-rank head's L images are only materialised on request (`olat`, `lights`), so a
+    A head may materialise the L images only on request (`olat`, `lights`): the low-rank head's
     loss written against `lights` and `full_lit` costs K, not L, images of memory.
     """
 
     refl: Tensor
-    coeffs: Tensor | None
+    params: Params
     normal: Tensor
     albedo: Tensor
     alpha: Tensor
-
-    @property
-    def basis(self) -> Tensor | None:
-        """(B, K, 3, H, W) basis images of the low-rank head, None for the olat head."""
-        return None if self.coeffs is None else self.refl
+    head: ReflectanceHead
 
     @property
     def olat(self) -> Tensor:
         """(B, L, 3, H, W) all L OLAT images."""
-        if self.coeffs is None:
-            return self.refl
-        return torch.einsum("bkchw,kl->blchw", self.refl.float(), self.coeffs.float())
+        return self.head.lights(self.refl, self.params)
 
     def lights(self, idx: Tensor) -> Tensor:
         """(B, len(idx), 3, H, W) the OLAT images of the lights `idx`."""
-        if self.coeffs is None:
-            return self.refl[:, idx]
-        return torch.einsum("bkchw,kl->blchw", self.refl.float(), self.coeffs[:, idx].float())
+        return self.head.lights(self.refl, self.params, idx)
 
     def full_lit(self) -> Tensor:
         """(B, 3, H, W) the sum of all OLAT images (every light at unit weight): the full-lit image."""
-        if self.coeffs is None:
-            return self.refl.sum(1)
-        return torch.einsum("bkchw,k->bchw", self.refl.float(), self.coeffs.float().sum(1))
+        return self.head.full_lit(self.refl, self.params)
 
+    def mse(self, target: Tensor) -> Tensor:
+        """Mean squared error of all L OLAT images against `target` (B, L, 3, H, W)."""
+        return self.head.mse(self.refl, self.params, target)
 
-def basis_coordinates(olat: Tensor, coeffs: Tensor, ridge: float = 1e-6) -> Tensor:
-    """(B, K, 3, H, W) least-squares basis images b with b @ coeffs closest to `olat` (B, L, 3, H, W)."""
-    C = coeffs.float()
-    gram = C @ C.T
-    gram = gram + ridge * gram.diagonal().mean() * torch.eye(C.shape[0], device=C.device)
-    z = torch.einsum("blchw,kl->bkchw", olat.float(), C)
-    return torch.einsum("bkchw,kj->bjchw", z, torch.linalg.inv(gram))
+    def project(self, olat: Tensor) -> Tensor:
+        """(B, R, 3, H, W) what the head would emit for the OLAT images `olat` (B, L, 3, H, W),
+        in least squares under the current (detached) head tensors."""
+        return self.head.project(olat, self.params)
+
+    def field(self, scale: float = 1.0) -> ReflectanceField:
+        """The batch as a detached `ReflectanceField` (T = B) in linear radiance: network units
+        times `scale` (the run's `olat_scale`)."""
+        return self.head.field(self.refl, self.params, self.alpha, scale)
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -145,22 +113,31 @@ class Translator(nn.Module):
         self.stem = _block(cfg.in_frames * cfg.cond_channels, ch[0])
         self.down = nn.ModuleList(_block(ch[i], ch[i + 1], stride=2) for i in range(cfg.depth))
         self.up = nn.ModuleList(_block(ch[i + 1] + ch[i], ch[i]) for i in reversed(range(cfg.depth)))
-        out_refl = cfg.n_lights * 3 if cfg.head == "olat" else cfg.rank * 3
-        self.refl = nn.Conv2d(ch[0], out_refl, 1)
+        self.head = make_head(cfg)
+        self.refl = nn.Conv2d(ch[0], self.head.out_channels, 1)
         self.aux = nn.Conv2d(ch[0], 3 + 3 + 1, 1)  # normal, albedo, alpha
-        if cfg.head == "lowrank":
-            self.coeffs = nn.Parameter(torch.zeros(cfg.rank, cfg.n_lights))
-        else:
-            self.register_parameter("coeffs", None)
+        for name, shape in self.head.param_shapes().items():  # state_dict keys: the head's names
+            self.register_parameter(name, nn.Parameter(torch.zeros(shape)))
 
-    def init_coeffs(self, coeffs: Tensor) -> None:
-        """Set the low-rank coefficient matrix (K, L), e.g. from a PCA of training OLAT images."""
-        if self.coeffs is None:
-            raise ValueError("init_coeffs only applies to the low-rank head")
-        if coeffs.shape != self.coeffs.shape:
-            raise ValueError(f"coefficients must be {tuple(self.coeffs.shape)}, got {tuple(coeffs.shape)}")
-        with torch.no_grad():
-            self.coeffs.copy_(coeffs)
+    def head_params(self) -> Params:
+        """The head's learned tensors (this module's parameters), in `head.param_shapes` order."""
+        return tuple(self.get_parameter(name) for name in self.head.param_shapes())
+
+    def set_head_params(self, values: Sequence[Tensor]) -> None:
+        """Set the head's learned tensors, e.g. the low-rank head's (K, L) coefficients."""
+        own = self.head_params()
+        if len(values) != len(own):
+            raise ValueError(f"the {self.cfg.head} head has {len(own)} learned tensors, got {len(values)}")
+        for p, v in zip(own, values, strict=True):
+            if v.shape != p.shape:
+                raise ValueError(f"head tensor must be {tuple(p.shape)}, got {tuple(v.shape)}")
+            with torch.no_grad():
+                p.copy_(v)
+
+    def init_head(self, olat: Tensor) -> None:
+        """Start the head's learned tensors from training OLAT samples (N, L, 3, H, W), e.g. the
+        low-rank head's coefficients from their PCA."""
+        self.set_head_params(self.head.init_params(olat))
 
     def init_output(self, mean_olat: Tensor, mean_alpha: float, weight_scale: float = 0.1) -> None:
         """Start the reflectance head at the training data's mean: each output channel's bias
@@ -174,14 +151,7 @@ class Translator(nn.Module):
         m = mean_olat.double() / min(max(mean_alpha, 1e-3), 1.0)  # values on the performer
         with torch.no_grad():
             self.refl.weight.mul_(weight_scale)
-            if cfg.head == "olat":
-                bias = _inv_softplus4(m)
-            else:  # least-squares basis values of the mean field
-                C = self.coeffs.detach().double().cpu()
-                bias = torch.linalg.solve(C @ C.T, C @ m)
-                if cfg.basis == "nmf":
-                    bias = _inv_softplus4(bias)
-            self.refl.bias.copy_(bias.reshape(-1).to(self.refl.bias))
+            self.refl.bias.copy_(self.head.output_bias(m, self.head_params()).to(self.refl.bias))
             a = (min(max(mean_alpha, 1e-3), 1 - 1e-3) + cfg.alpha_margin) / (1 + 2 * cfg.alpha_margin)
             self.aux.bias[6] = float(torch.logit(torch.tensor(a)))
 
@@ -200,70 +170,13 @@ class Translator(nn.Module):
         for u in self.up:
             s = skips.pop()
             h = u(torch.cat([F.interpolate(h, size=s.shape[-2:], mode="bilinear", align_corners=False), s], 1))
-        B, _, H, W = h.shape
-        refl = self.refl(h)
+        raw = self.refl(h)
         aux = self.aux(h)
         normal = F.normalize(aux[:, 0:3], dim=1, eps=1e-6)
         alpha = coverage(aux[:, 6:7], cfg.alpha_margin)
         albedo = torch.sigmoid(aux[:, 3:6]) * alpha  # premultiplied, as in the datasets
-        if cfg.head == "olat":
-            olat = F.softplus(refl, beta=4.0).view(B, cfg.n_lights, 3, H, W) * alpha[:, None]
-            return FieldPrediction(olat, None, normal, albedo, alpha)
-        basis = refl.view(B, cfg.rank, 3, H, W)
-        if cfg.basis == "nmf":
-            basis = F.softplus(basis, beta=4.0)
-        return FieldPrediction(basis * alpha[:, None], self.coeffs, normal, albedo, alpha)
-
-
-def _inv_softplus4(y: Tensor) -> Tensor:
-    """x with softplus(x, beta=4) = y (y clamped at 1e-4: the output layer's biases)."""
-    return torch.log(torch.expm1(4 * y.clamp_min(1e-4))) / 4
-
-
-def pca_coeffs(olat: Tensor, rank: int, scaled: bool = False) -> Tensor:
-    """(K, L) light-space basis from OLAT samples (N, L, 3, H, W) (or (N, L, ...)).
-
-    Rows are the top-K right singular vectors of the (pixels x lights) matrix, so projecting
-    an OLAT set onto them and back is the best rank-K reconstruction in least squares. With
-    `scaled`, row k is multiplied by s_k / s_1 (singular values): the same span, but the basis
-    images that reproduce the samples then all have about the magnitude of the first, so the
-    network's output channels and Adam's equal step sizes suit every one of them (held-out
-    relit PSNR +0.5 dB at 64², see docs/TRANSLATOR.md).
-    """
-    L = olat.shape[1]
-    X = olat.transpose(0, 1).reshape(L, -1).T.double()  # (pixels, L)
-    _, S, Vh = torch.linalg.svd(X, full_matrices=False)
-    if rank > Vh.shape[0]:
-        raise ValueError(f"rank {rank} exceeds the number of lights {L}")
-    V = Vh[:rank]
-    if scaled:
-        V = V * (S[:rank] / S[0]).clamp_min(1e-6)[:, None]
-    return V.float()
-
-
-def nmf_coeffs(olat: Tensor, rank: int, iters: int = 300, max_rows: int = 50_000) -> Tensor:
-    """(K, L) non-negative light-space factors of OLAT samples (N, L, 3, H, W) (or (N, L, ...)).
-
-    Factorises the (pixels x lights) matrix X ~ W H with W, H >= 0 (Lee and Seung's multiplicative
-    updates for least squares, deterministic: started from the magnitudes of the top singular
-    vectors, and on at most `max_rows` evenly strided pixels). Each row of H is scaled so its
-    basis image (column of W) has the mean of X: the network's K output channels then all carry
-    values of one magnitude, as the olat head's do.
-    """
-    L = olat.shape[1]
-    if rank > L:
-        raise ValueError(f"rank {rank} exceeds the number of lights {L}")
-    X = olat.transpose(0, 1).reshape(L, -1).T
-    X = X[:: max(1, X.shape[0] // max_rows)].double().clamp_min(0)
-    U, S, Vh = torch.linalg.svd(X, full_matrices=False)
-    W = (U[:, :rank] * S[:rank].sqrt()).abs() + 1e-9
-    H = (Vh[:rank] * S[:rank, None].sqrt()).abs() + 1e-9
-    eps = 1e-12
-    for _ in range(iters):
-        H = H * (W.T @ X) / (W.T @ W @ H + eps)
-        W = W * (X @ H.T) / (W @ (H @ H.T) + eps)
-    s = W.mean(0) / X.mean().clamp_min(eps)  # basis image k then has the mean of X
-    return (H * s.clamp_min(eps)[:, None]).float()
+        refl = self.head.decode(raw, alpha)
+        return FieldPrediction(refl, self.head_params(), normal, albedo, alpha, self.head)
 
 
 class PatchDiscriminator(nn.Module):
@@ -282,3 +195,7 @@ class PatchDiscriminator(nn.Module):
     def forward(self, cond: Tensor, field: Tensor) -> Tensor:
         """cond (B, C, H, W), field (B, F, H, W) -> (B, 1, h, w) patch logits."""
         return self.net(torch.cat([cond, field], 1))
+
+
+__all__ = ["FieldPrediction", "PatchDiscriminator", "Translator", "TranslatorConfig", "basis_coordinates",
+           "coverage", "nmf_coeffs", "pca_coeffs"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nervp.errors import ConfigError
+from nervp.model.heads import HEADS
 from nervp.model.translator import TranslatorConfig
 from nervp.train.losses import LossConfig
 
@@ -83,8 +84,12 @@ class TrainConfig:
                          "model.in-frames": m.in_frames})
         if not 0.0 <= m.alpha_margin < 0.5:
             raise ConfigError(f"--model.alpha-margin must be in [0, 0.5), got {m.alpha_margin}")
-        if m.basis != TranslatorConfig.basis and m.head != "lowrank":
-            raise ConfigError(f"--model.basis {m.basis} applies to the low-rank head only: add --model.head lowrank")
+        if m.head not in HEADS:
+            raise ConfigError(f"--model.head {m.head!r} is not a reflectance head: choose one of {', '.join(HEADS)}")
+        for name, head in HEADS.items():
+            for f in head.uses:
+                if f not in HEADS[m.head].uses and getattr(m, f) != getattr(TranslatorConfig(), f):
+                    raise ConfigError(f"--model.{f} applies to the {name} head only: add --model.head {name}")
         for name, w in dataclasses.asdict(self.loss).items():
             if isinstance(w, float) and not (math.isfinite(w) and w >= 0):
                 raise ConfigError(f"--loss.{name.replace('_', '-')} must be a finite number >= 0, got {w}")

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from pytorch_msssim import ms_ssim, ssim
 from torch import Tensor
 
-from nervp.model.translator import FieldPrediction, basis_coordinates
+from nervp.model.translator import FieldPrediction
 
 
 @dataclass(frozen=True)
@@ -61,28 +61,18 @@ def msssim_loss(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
 
 
 def field_mse(pred: FieldPrediction, target: Tensor) -> Tensor:
-    """Mean squared error of all L predicted OLAT images against `target` (B, L, 3, H, W).
-
-    For the low-rank head it is evaluated in basis space, exactly: with basis b (per pixel a
-    K-vector), coefficients C and y = target, |b C - y|^2 = b'(C C')b - 2 b'(C y) + |y|^2, so
-    neither the L predicted images nor their gradients are ever held in memory.
-    """
-    if pred.coeffs is None:
-        return ((pred.refl.float() - target) ** 2).mean()
-    b, C, y = pred.refl.float(), pred.coeffs.float(), target.float()
-    z = torch.einsum("blchw,kl->bkchw", y, C)
-    quad = (b * (torch.einsum("bkchw,kj->bjchw", b, C @ C.T) - 2 * z)).sum()
-    return (quad + (y * y).sum()) / y.numel()
+    """Mean squared error of all L predicted OLAT images against `target` (B, L, 3, H, W), as the
+    prediction's head evaluates it (the low-rank head: exactly, in basis space, never holding
+    the L predicted images or their gradients in memory)."""
+    return pred.mse(target)
 
 
 def disc_fields(pred: FieldPrediction, target: Tensor) -> tuple[Tensor, Tensor]:
-    """(fake, real) reflectance fields as the discriminator sees them, (B, R * 3, H, W): the L
-    OLAT images for the olat head; for the low-rank head the K basis images and the real field's
-    least-squares basis coordinates under the current (detached) coefficients."""
-    if pred.coeffs is None:
-        return pred.refl.float().flatten(1, 2), target.float().flatten(1, 2)
-    real = basis_coordinates(target, pred.coeffs.detach())
-    return pred.refl.float().flatten(1, 2), real.flatten(1, 2)
+    """(fake, real) reflectance fields as the discriminator sees them, (B, R * 3, H, W): what the
+    head emits, and the real field projected into the head's space (the L OLAT images for the
+    olat head; for the low-rank head the real field's least-squares basis coordinates under the
+    current, detached, coefficients)."""
+    return pred.refl.float().flatten(1, 2), pred.project(target).flatten(1, 2)
 
 
 def normal_loss(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:

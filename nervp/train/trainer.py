@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from nervp.device import resolve_device
 from nervp.model.shape_regressor import ShapeRegressor
-from nervp.model.translator import PatchDiscriminator, Translator, nmf_coeffs, pca_coeffs
+from nervp.model.translator import PatchDiscriminator, Translator
 from nervp.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from nervp.train.config import TrainConfig
 from nervp.train.data import TrainingSet, network_input
@@ -98,16 +98,14 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = Translator(cfg.model).to(self.device)
         sample = data.olat[data.train_idx[:: max(1, len(data.train_idx) // 8)]].float()
-        if cfg.model.head == "lowrank":
-            init = (nmf_coeffs(sample, cfg.model.rank) if cfg.model.basis == "nmf"
-                    else pca_coeffs(sample, cfg.model.rank, scaled=True))
-            self.model.init_coeffs(init.to(self.device))
+        head = self.model.head
+        self.model.init_head(sample)
         self.model.init_output(sample.mean((0, 3, 4)).cpu(), float(data.alpha[data.train_idx].float().mean()))
-        refl = cfg.model.n_lights if cfg.model.head == "olat" else cfg.model.rank
-        self.disc = PatchDiscriminator(cfg.model.cond_channels, refl * 3).to(self.device) if cfg.loss.gan > 0 else None
-        coeffs = [p for n, p in self.model.named_parameters() if n == "coeffs"]
-        rest = [p for n, p in self.model.named_parameters() if n != "coeffs"]
-        groups = [{"params": rest, "lr_scale": 1.0}] + ([{"params": coeffs, "lr_scale": cfg.coeff_lr}] if coeffs else [])
+        self.disc = PatchDiscriminator(cfg.model.cond_channels, head.out_channels).to(self.device) if cfg.loss.gan > 0 else None
+        scales = head.lr_scales(cfg.coeff_lr)  # the head's own tensors: one group each, at their rates
+        rest = [p for n, p in self.model.named_parameters() if n not in scales]
+        groups = [{"params": rest, "lr_scale": 1.0}] + [{"params": [self.model.get_parameter(n)], "lr_scale": s}
+                                                        for n, s in scales.items()]
         self.opt = torch.optim.Adam(groups, lr=cfg.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_disc, betas=(0.5, 0.999)) if self.disc else None
         self.regressor = regressor.to(self.device) if regressor is not None and cfg.loss.context > 0 else None
@@ -221,9 +219,7 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        if self.model.coeffs is not None and self.cfg.model.basis == "nmf":
-            with torch.no_grad():  # projected gradient: the coefficients stay non-negative
-                self.model.coeffs.clamp_(min=0)
+        self.model.head.constrain(self.model.head_params())  # e.g. non-negative coefficients
         if self._gan_on():
             n = b["cond"].shape[0]
             both = self.ddp_d(torch.cat([b["cond"], b["cond"]]), torch.cat([real, fake.detach()]))

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from nervp.model.translator import FieldPrediction, basis_coordinates
+from nervp.model import FieldPrediction, LowRankHead, OLATHead, TranslatorConfig, basis_coordinates
 from nervp.train.losses import disc_fields, field_mse
 
 
@@ -15,19 +15,21 @@ def _lowrank(B=2, K=5, L=12, H=6, W=7, seed=0):
     basis = torch.randn(B, K, 3, H, W, generator=g, dtype=torch.float64).float().requires_grad_()
     C = torch.randn(K, L, generator=g).requires_grad_()
     aux = torch.zeros(B, 3, H, W)
-    return FieldPrediction(basis, C, aux, aux, aux[:, :1]), torch.rand(B, L, 3, H, W, generator=g)
+    head = LowRankHead(TranslatorConfig(head="lowrank", rank=K, n_lights=L))
+    return FieldPrediction(basis, (C,), aux, aux, aux[:, :1], head), torch.rand(B, L, 3, H, W, generator=g)
 
 
 def test_basis_space_mse_equals_materialised_mse_and_gradients():
     pred, y = _lowrank()
     v = field_mse(pred, y)
     v.backward()
-    gb, gc = pred.refl.grad.clone(), pred.coeffs.grad.clone()
-    pred.refl.grad = pred.coeffs.grad = None
+    (C,) = pred.params
+    gb, gc = pred.refl.grad.clone(), C.grad.clone()
+    pred.refl.grad = C.grad = None
     ref = ((pred.olat - y) ** 2).mean()
     ref.backward()
     assert torch.allclose(v, ref, rtol=1e-5)
-    assert torch.allclose(gb, pred.refl.grad, atol=1e-6) and torch.allclose(gc, pred.coeffs.grad, atol=1e-6)
+    assert torch.allclose(gb, pred.refl.grad, atol=1e-6) and torch.allclose(gc, C.grad, atol=1e-6)
 
 
 def test_lights_full_lit_and_projection_of_an_exact_low_rank_field():
@@ -36,13 +38,13 @@ def test_lights_full_lit_and_projection_of_an_exact_low_rank_field():
         olat = pred.olat
         # lights() and olat sum the same K products, maybe in another kernel's order: float32 worst
         # case K * u * sum_k |b_k C_kl| (u = 2^-24; ~4.5e-6 here, 4.8e-7 seen), not allclose's 1e-8
-        mag = torch.einsum("bkchw,kl->blchw", pred.refl.abs(), pred.coeffs.abs())
-        tol = pred.coeffs.shape[0] * 2.0**-24 * float(mag.max())
+        mag = torch.einsum("bkchw,kl->blchw", pred.refl.abs(), pred.params[0].abs())
+        tol = pred.params[0].shape[0] * 2.0**-24 * float(mag.max())
         assert torch.allclose(pred.lights(torch.tensor([3, 0])), olat[:, [3, 0]], rtol=0, atol=tol)
         # sums of K then L terms in two orders: worst case (K + L) * u * max sum |b C| ~ 8.8e-5 < 1e-4
         assert torch.allclose(pred.full_lit(), olat.sum(1), atol=1e-4)
         # a field that lies in the span of C projects back onto its own basis exactly
-        assert torch.allclose(basis_coordinates(olat, pred.coeffs), pred.refl, atol=1e-3)
+        assert torch.allclose(basis_coordinates(olat, pred.params[0]), pred.refl, atol=1e-3)
         fake, real = disc_fields(pred, olat)
         assert fake.shape == real.shape == (2, 15, 6, 7) and torch.allclose(fake, real, atol=1e-3)
         # and the MSE of the exact field is zero up to float32 rounding. field_mse computes
@@ -52,8 +54,8 @@ def test_lights_full_lit_and_projection_of_an_exact_low_rank_field():
         # case, chain * u, is ~4x more). scale = the terms' absolute sum / n (~28 here, u * scale
         # ~1.7e-6); 2x margin on the typical bound: ~1.8e-5, observed 6.5e-7 on two CPUs/BLAS;
         # a wrong formula would give ~mean(y^2) ~ 5.
-        b, C, n = pred.refl.abs(), pred.coeffs.abs(), olat.numel()
-        scale = float(((b * torch.einsum("bkchw,kj->bjchw", b, (pred.coeffs @ pred.coeffs.T).abs())).sum()
+        b, C, n = pred.refl.abs(), pred.params[0].abs(), olat.numel()
+        scale = float(((b * torch.einsum("bkchw,kj->bjchw", b, (pred.params[0] @ pred.params[0].T).abs())).sum()
                        + 2 * (b * torch.einsum("blchw,kl->bkchw", olat.abs(), C)).sum() + (olat * olat).sum()) / n)
         chain = C.shape[0] + C.shape[1] + math.log2(n)
         assert float(field_mse(pred, olat)) < 2 * math.sqrt(chain) * 2.0**-24 * scale
@@ -63,9 +65,9 @@ def test_olat_head_is_the_plain_mse():
     y = torch.rand(1, 4, 3, 5, 5)
     x = torch.rand(1, 4, 3, 5, 5)
     aux = torch.zeros(1, 3, 5, 5)
-    pred = FieldPrediction(x, None, aux, aux, aux[:, :1])
+    pred = FieldPrediction(x, (), aux, aux, aux[:, :1], OLATHead(TranslatorConfig(n_lights=4)))
     assert torch.allclose(field_mse(pred, y), ((x - y) ** 2).mean())
-    assert pred.basis is None and torch.equal(pred.olat, x) and torch.allclose(pred.full_lit(), x.sum(1))
+    assert pred.params == () and torch.equal(pred.olat, x) and torch.allclose(pred.full_lit(), x.sum(1))
 
 
 def _zero_aux(model):
@@ -88,7 +90,7 @@ def test_output_head_starts_at_the_data_mean_for_both_heads():
     assert torch.allclose(out.olat.mean((3, 4))[0], mean, rtol=1e-4, atol=1e-6)
     lr = Translator(TranslatorConfig(base_channels=8, max_channels=16, depth=2, head="lowrank", rank=4))
     C = torch.linalg.qr(torch.randn(96, 4, generator=g))[0].T  # orthonormal rows
-    lr.init_coeffs(C)
+    lr.set_head_params((C,))
     in_span = (torch.rand(4, 3, generator=g).T @ C).T.abs()  # a mean inside the basis' span ...
     in_span = (C.T @ (C @ in_span))  # ... exactly
     lr.init_output(in_span, mean_alpha=0.5, weight_scale=0.0)
@@ -148,9 +150,9 @@ def test_nmf_head_materialises_non_negative_lights_and_starts_at_the_mean():
     x = torch.rand(2, 11 * 9, 16, 16, generator=g)
     m = Translator(TranslatorConfig(base_channels=8, max_channels=16, depth=2, head="lowrank", rank=4, basis="nmf"))
     C = torch.rand(4, 96, generator=g)
-    m.init_coeffs(C)
+    m.set_head_params((C,))
     out = m(x)  # random weights: basis images are softplus outputs, coefficients >= 0
-    assert (out.basis >= 0).all() and (out.olat >= 0).all()
+    assert (out.refl >= 0).all() and (out.olat >= 0).all()
     mean = (torch.rand(4, 3, generator=g) * 0.2 + 0.05).T @ C  # a mean the (non-negative) basis can hold
     m.init_output(mean.T, mean_alpha=0.5, weight_scale=0.0)
     _zero_aux(m)
