@@ -18,6 +18,7 @@ import zarr
 from nervp.lightstage.dome import Dome
 from nervp.store.zstore import (
     DatasetError,
+    DomeRecorded,
     StoredFrames,
     array_list,
     atomic_dataset,
@@ -145,16 +146,8 @@ def write_olat_dataset(
 
 
 @dataclass(frozen=True)
-class OLATDataset(StoredFrames):
+class OLATDataset(StoredFrames, DomeRecorded):
     """A validated, lazily read OLAT dataset. Open with `load_olat`."""
-
-    @property
-    def n_lights(self) -> int:
-        return int(self.manifest["n_lights"])
-
-    @property
-    def dome(self) -> Dome:
-        return Dome.from_json(self.manifest["dome"])
 
     def has(self, name: str) -> bool:
         return name in self.manifest["arrays"]

@@ -30,6 +30,7 @@ from nervp.store.olat import (
 )
 from nervp.store.zstore import (
     DatasetError,
+    DomeRecorded,
     StoredImages,
     atomic_dataset,
     check_arrays,
@@ -44,7 +45,7 @@ KIND = "raw"
 
 
 @dataclass(frozen=True)
-class RawStream(StoredImages):
+class RawStream(StoredImages, DomeRecorded):
     """A validated raw stream. Open with `load_raw`."""
 
     @property
@@ -54,10 +55,6 @@ class RawStream(StoredImages):
     @property
     def bayer(self) -> str:
         return str(self.manifest["bayer"])
-
-    @property
-    def dome(self) -> Dome:
-        return Dome.from_json(self.manifest["dome"])
 
     def small(self, name: str) -> np.ndarray:
         return read_chunk(self.group[name], slice(None), self.path, name)

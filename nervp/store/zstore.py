@@ -23,6 +23,7 @@ import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec
 
 from nervp.errors import NervpError
+from nervp.lightstage.dome import Dome
 
 FORMAT = "nervp"
 FORMAT_VERSION = 1
@@ -53,6 +54,22 @@ class StoredFrames(StoredImages):
     @property
     def n_frames(self) -> int:
         return int(self.manifest["n_frames"])
+
+
+class DomeRecorded:
+    """Mixin of the readers whose manifest records the light stage (`olat`, `raw`)."""
+
+    manifest: dict[str, Any]
+
+    @property
+    def dome(self) -> Dome:
+        """The dome the dataset was captured on (LED positions, directions, solid angles)."""
+        return Dome.from_json(self.manifest["dome"])
+
+    @property
+    def n_lights(self) -> int:
+        """LEDs of that dome."""
+        return int(self.manifest["n_lights"])
 
 
 class DatasetError(NervpError):

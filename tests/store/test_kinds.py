@@ -33,12 +33,11 @@ def test_legacy_exposure_is_the_virtual_stage_default():
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory, tiny_olat, tiny_cfg):
     """One small dataset of every kind, by kind name."""
-    from nervp.config import RAW_PRESETS
-
     from nervp.face import load_head_model
     from nervp.parse.conditioning import MapSettings, iter_conditioning_maps
     from nervp.parse.fit import video_camera
     from nervp.parse.normalize import param_stats
+    from nervp.presets import RAW_PRESETS
     from nervp.structures.face import FaceParams
     from nervp.synth.raw import simulate_raw
 
