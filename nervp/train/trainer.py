@@ -68,6 +68,28 @@ def init_distributed(device: torch.device) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One training batch on the training device (B frames; normalised linear radiance, the
+    dataset's radiance / `olat_scale`).
+
+    Attributes:
+        x: (B, F*C, H, W) the translator's input: F conditioning frames of C channels.
+        cond: (B, C, H, W) the newest conditioning frame (the discriminator's condition).
+        olat: (B, L, 3, H, W) float32 ground-truth OLAT images.
+        normal: (B, 3, H, W) float32 unit world-space normals (0 off the performer).
+        albedo: (B, 3, H, W) float32 linear albedo premultiplied by alpha.
+        alpha: (B, 1, H, W) float32 coverage in [0, 1].
+    """
+
+    x: Tensor
+    cond: Tensor
+    olat: Tensor
+    normal: Tensor
+    albedo: Tensor
+    alpha: Tensor
+
+
 def batch_frames(seed: int, step: int, pool: Tensor, batch: int) -> Tensor:
     """The global batch of step `step`: a pure function of (seed, step)."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + step)
@@ -150,41 +172,41 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
-    def _batch(self, frames: Tensor) -> dict[str, Tensor]:
+    def _batch(self, frames: Tensor) -> Batch:
         d, dev = self.data, self.device
         n_in = self.cfg.model.in_frames
         frames = frames.to(d.cond.device)
         x = network_input(d.cond, frames, n_in, self.cfg.multi_frame)
-        return {"x": x.to(dev), "cond": d.cond[frames].to(dev), "olat": d.olat[frames].to(dev).float(),
-                "normal": d.normal[frames].to(dev).float(), "albedo": d.albedo[frames].to(dev).float(),
-                "alpha": d.alpha[frames].to(dev).float()}
+        return Batch(x=x.to(dev), cond=d.cond[frames].to(dev), olat=d.olat[frames].to(dev).float(),
+                     normal=d.normal[frames].to(dev).float(), albedo=d.albedo[frames].to(dev).float(),
+                     alpha=d.alpha[frames].to(dev).float())
 
-    def losses(self, b: dict[str, Tensor], gen: torch.Generator) -> tuple[Tensor, dict[str, float], tuple[Tensor | None, Tensor | None]]:
+    def losses(self, b: Batch, gen: torch.Generator) -> tuple[Tensor, dict[str, float], tuple[Tensor | None, Tensor | None]]:
         """Translator loss (eq. 5 without the GAN term's discriminator update)."""
         lc = self.cfg.loss
         with self._autocast():
-            pred = self.ddp(b["x"])
+            pred = self.ddp(b.x)
         logs: dict[str, float] = {}
         total = torch.zeros((), device=self.device)
         if lc.mse:
-            v = field_mse(pred, b["olat"])
+            v = field_mse(pred, b.olat)
             total = total + lc.mse * v
             logs["mse"] = float(v.detach())
         if lc.msssim:
             sub = light_subset(self.cfg.model.n_lights, lc.msssim_lights, gen).to(self.device)
-            v = msssim_loss(pred.lights(sub).float().flatten(0, 1), b["olat"][:, sub].flatten(0, 1))
+            v = msssim_loss(pred.lights(sub).float().flatten(0, 1), b.olat[:, sub].flatten(0, 1))
             total = total + lc.msssim * v
             logs["msssim"] = float(v.detach())
         if lc.normal:
-            v = normal_loss(pred.normal.float(), b["normal"], b["alpha"])
+            v = normal_loss(pred.normal.float(), b.normal, b.alpha)
             total = total + lc.normal * v
             logs["normal"] = float(v.detach())
         if lc.albedo:
-            v = msssim_loss(pred.albedo.float(), b["albedo"])
+            v = msssim_loss(pred.albedo.float(), b.albedo)
             total = total + lc.albedo * v
             logs["albedo"] = float(v.detach())
         if lc.alpha:
-            v = ((pred.alpha.float() - b["alpha"]) ** 2).mean()
+            v = ((pred.alpha.float() - b.alpha) ** 2).mean()
             total = total + lc.alpha * v
             logs["alpha"] = float(v.detach())
         if self.regressor is not None:
@@ -194,8 +216,8 @@ class Trainer:
             logs["context"] = float(v.detach())
         fake = real = None
         if self._gan_on():
-            fake, real = disc_fields(pred, b["olat"])
-            v = gan_g_loss(self.ddp_d(b["cond"], fake))
+            fake, real = disc_fields(pred, b.olat)
+            v = gan_g_loss(self.ddp_d(b.cond, fake))
             total = total + lc.gan * v
             logs["gan_g"] = float(v.detach())
         logs["total"] = float(total.detach())
@@ -221,8 +243,8 @@ class Trainer:
         self.opt.step()
         self.model.head.constrain(self.model.head_params())  # e.g. non-negative coefficients
         if self._gan_on():
-            n = b["cond"].shape[0]
-            both = self.ddp_d(torch.cat([b["cond"], b["cond"]]), torch.cat([real, fake.detach()]))
+            n = b.cond.shape[0]
+            both = self.ddp_d(torch.cat([b.cond, b.cond]), torch.cat([real, fake.detach()]))
             ld = gan_d_loss(both[:n], both[n:])
             self.opt_d.zero_grad(set_to_none=True)
             ld.backward()
@@ -247,9 +269,9 @@ class Trainer:
         for t in self.data.val_idx.split(2):
             b = self._batch(t)
             with self._autocast():
-                pred = self.model(b["x"])
-            mse.append(((pred.olat.float() - b["olat"]) ** 2).mean().item())
-            mse_full.append(((pred.olat.float().sum(1) - b["olat"].sum(1)) ** 2).mean().item())
+                pred = self.model(b.x)
+            mse.append(((pred.olat.float() - b.olat) ** 2).mean().item())
+            mse_full.append(((pred.olat.float().sum(1) - b.olat.sum(1)) ** 2).mean().item())
         self.model.train()
         peak_full = float(self.data.full_lit.float().amax())
         return {"val_olat_psnr_db": -10 * math.log10(max(sum(mse) / len(mse), 1e-12)),
@@ -312,9 +334,9 @@ class Trainer:
         t = self.data.val_idx[:1] if self.data.val_idx.numel() else self.data.train_idx[:1]
         b = self._batch(t)
         self.model.eval()
-        pred = self.model(b["x"])
+        pred = self.model(b.x)
         self.model.train()
-        full_p, full_t = pred.full_lit(), b["olat"].sum(1)
+        full_p, full_t = pred.full_lit(), b.olat.sum(1)
         peak = float(full_t.amax()) or 1.0
         grid = torch.cat([full_t / peak, full_p / peak, pred.normal * 0.5 + 0.5, pred.albedo], -1).clamp(0, 1)
         writer.add_image("val/truth_pred_normal_albedo", grid[0] ** (1 / 2.2), self.step)
