@@ -26,6 +26,7 @@ BAD = [
 
 @pytest.mark.parametrize("args,option", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_bad_setting_is_refused_before_anything_is_written(capsys, tiny_olat, tmp_path, args, option):
+    """`train` with this setting: exit 2, one line naming the option, no run directory."""
     run = tmp_path / "run"
     refused(capsys, ["train", tiny_olat, run, "--preset", "tiny", "--params", "truth", *args],
             inputs=[tiny_olat], outputs=[run], match=option)
