@@ -70,9 +70,10 @@ def _relight(source: Path, out: Path, light: str, **kw) -> Path:
 def run_demo(out: Path, d: DemoConfig) -> None:
     out = Path(out)
     check_demo_output(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.absolute().parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out, "demo"):
         check_demo_output(out)
+        out.mkdir(exist_ok=True)
         _mark(out, d)
         _run(out, d)
 
