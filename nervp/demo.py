@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nervp.fileio import write_json_atomic, write_text_atomic
 from nervp.progress import console, progress_bar
+from nervp.store.outputs import OutputError, output_lock
 from nervp.synth.raw import RawConfig
 from nervp.synth.simulate import SimConfig
 from nervp.train.config import TrainConfig
+
+MARK = ".nervp-demo"
+"""The file that marks a folder as the demo's output (it holds the settings of the last demo)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,46 @@ def _relight(source: Path, out: Path, light: str, **kw) -> Path:
 
 
 def run_demo(out: Path, d: DemoConfig) -> None:
+    out = Path(out)
+    check_demo_output(out)
+    out.absolute().parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, "demo"):
+        check_demo_output(out)
+        out.mkdir(exist_ok=True)
+        _mark(out, d)
+        _run(out, d)
+
+
+def check_demo_output(out: Path) -> None:
+    """Before anything is written: OUT is new, an empty folder or the demo's own earlier output
+    (it holds `MARK`); never a file or a folder of other things, and its folder is writable."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"cannot write the demo into {out}: it is a file; choose a new folder")
+    if out.is_dir() and not (out / MARK).is_file() and any(out.iterdir()):
+        raise OutputError(f"{out} is a folder of other files, not an earlier demo's output: the demo writes only "
+                          "into a new or empty folder or its own earlier one; choose another (it was kept)")
+    place = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write the demo into {out}: {place} is not writable")
+
+
+def _mark(out: Path, d: DemoConfig) -> None:
+    """Record that OUT is the demo's (and with which settings). A run in OUT/run made with other
+    settings moves to OUT/superseded/ (nothing the user has is deleted)."""
+    settings = json.dumps(dataclasses.asdict(d), sort_keys=True, default=str)
+    mark = out / MARK
+    run_dir = out / "run"
+    same = mark.is_file() and mark.read_text() == settings
+    if run_dir.exists() and not same:
+        n = 1
+        while (out / "superseded" / f"run_{n}").exists():
+            n += 1
+        (out / "superseded").mkdir(exist_ok=True)
+        os.replace(run_dir, out / "superseded" / f"run_{n}")
+    write_text_atomic(mark, settings)
+
+
+def _run(out: Path, d: DemoConfig) -> None:
     from nervp.evaluate.reconstruction import evaluate_run, save_strip
     from nervp.reenact import reenact
     from nervp.relight.lighting import parse_lighting
@@ -69,25 +115,19 @@ def run_demo(out: Path, d: DemoConfig) -> None:
     from nervp.train.run import load_run, train_run
     from nervp.viz.kinds import inspect_dataset
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     target, source = out / "target.olat", out / "source.olat"
     console.rule("1/6 virtual light stage")
     _simulate(target, d.stage, d.stage.frames, d.target_seed, "target performer")
-    stage_text = inspect_dataset(target, 0, out / "target.contact.png")
+    stage_text = inspect_dataset(target, 0, out / "target.contact.png", overwrite=True)
     with progress_bar("raw images") as bar:
         task = bar.add_task("raw 1000 fps stream sample", total=None)
         simulate_raw(out / "capture.raw", d.raw, overwrite=True,
                      on_image=lambda i, n: bar.update(task, completed=i + 1, total=n))
-    raw_text = inspect_dataset(out / "capture.raw", 0, out / "capture.contact.png")
+    raw_text = inspect_dataset(out / "capture.raw", 0, out / "capture.contact.png", overwrite=True)
 
     console.rule("2/6 train the translator")
-    run_dir = out / "run"
-    if run_dir.exists():
-        import shutil
-
-        shutil.rmtree(run_dir)
+    run_dir = out / "run"  # an earlier demo's run of these settings is resumed (or, finished, kept)
     cfg = d.train
     with progress_bar("steps") as bar:
         task = bar.add_task("train", total=cfg.steps)

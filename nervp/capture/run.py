@@ -34,6 +34,7 @@ from nervp.store.raw import RawStream
 from nervp.store.zstore import (
     DatasetError,
     check_output,
+    dataset_lock,
     frame_array,
     publish_dataset,
     resumable_dir,
@@ -122,14 +123,14 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
     cfg, exe = cfg or CaptureConfig(), exe or ExecConfig()
     cfg.validate()
     exe.validate()
-    check_output(out, overwrite)
+    check_output(out, overwrite, "olat", [raw_path])
     raw = open_stream(raw_path, cfg.bayer)
     plan = plan_capture(raw, cfg)
     led_scale = measure_led_scale(raw, cfg)
     work = resumable_dir(out)
     ctx = TaskContext(raw_path, work, plan, cfg, float(raw.manifest["black_level"]),
                       float(raw.manifest["white_level"]), led_scale, exe.threads)
-    with _exclusive(out), _connect(exe.scheduler) as client:
+    with dataset_lock(out, "capture"), _connect(exe.scheduler) as client:
         _prepare(work, _fingerprint(raw, cfg, plan, led_scale), plan)
         flows = [p for p in range(plan.n_pairs) if not marker(work, "flow", p).exists()]
         sets = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
@@ -146,44 +147,6 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
             split[kind][k] = split[kind].get(k, 0.0) + v
     return CaptureReport(out, plan, len(sets), plan.n_sets - len(sets), len(flows), plan.n_pairs - len(flows),
                          time.perf_counter() - t0, split, where)
-
-
-@contextlib.contextmanager
-def _exclusive(out: Path) -> Iterator[None]:
-    """Hold `.OUT.lock` (this process's pid) so that two runs never share one work directory;
-    a lock left by a process that no longer runs (a crash, a kill) is taken over."""
-    lock = out.parent / f".{out.name}.lock"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if pid > 0 and pid != os.getpid() and _alive(pid):
-                raise DatasetError(f"another capture (pid {pid}) is writing {out}: wait for it, or remove "
-                                   f"{lock} if that process is not a capture") from None
-            lock.unlink(missing_ok=True)
-    else:
-        raise DatasetError(f"cannot take the lock {lock}")
-    try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def measure_led_scale(raw: RawStream, cfg: CaptureConfig) -> np.ndarray | None:

@@ -48,9 +48,12 @@ class Simulate:
         return Simulate(out=tyro.MISSING, preset=preset, stage=stage, schedule=base.schedule, sensor=base.sensor)
 
     def run(self) -> None:
-        from nervp.store.zstore import check_output
+        from nervp.store.outputs import Output, claim, dataset
 
-        check_output(self.out, self.overwrite)
+        with claim([Output(self.out, dataset("raw" if self.raw else "olat"))], self.overwrite, what="simulate"):
+            self._run()
+
+    def _run(self) -> None:
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
         if self.raw and self.workers != 1:
@@ -94,8 +97,10 @@ class Capture:
 
     def run(self) -> None:
         from nervp.capture import capture
+        from nervp.store.outputs import Output, claim, dataset
 
-        with contextlib.ExitStack() as stack:
+        with claim([Output(self.out, dataset("olat"))], self.overwrite, [self.raw], "capture"), \
+                contextlib.ExitStack() as stack:
             bars: list = []
 
             def progress(done: int, total: int) -> None:  # the bar appears once the stream checks out
@@ -133,11 +138,15 @@ class Inspect:
     """Frame to show (for a raw stream: the first image shown)."""
     sheet: Path | None = None
     """Where to write the contact sheet (default: DATASET.contact.png next to the dataset)."""
+    overwrite: bool = False
+    """Replace an existing contact sheet (a PNG picture)."""
 
     def run(self) -> None:
+        from nervp.store.outputs import Output, claim
         from nervp.viz.kinds import inspect_dataset
 
         sheet = self.sheet or self.dataset.with_name(self.dataset.name + ".contact.png")
-        text = inspect_dataset(self.dataset, self.frame, sheet)
+        with claim([Output(sheet, "png")], self.overwrite, [self.dataset], "inspect"):
+            text = inspect_dataset(self.dataset, self.frame, sheet, self.overwrite)
         console.print(text, highlight=False)
         console.print(f"contact sheet: {sheet}")

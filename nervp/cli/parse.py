@@ -30,8 +30,10 @@ class Track:
 
     def run(self) -> None:
         from nervp.parse.pipeline import track_clip
+        from nervp.store.outputs import Output, claim, dataset
 
-        with progress_bar("frames") as bar:
+        with claim([Output(self.out, dataset("face_params"))], self.overwrite, [self.source], "track"), \
+                progress_bar("frames") as bar:
             tasks: dict[str, int] = {}
 
             def progress(stage: str, done: int, total: int | None) -> None:
@@ -63,8 +65,10 @@ class Condition:
 
     def run(self) -> None:
         from nervp.parse.pipeline import condition
+        from nervp.store.outputs import Output, claim, dataset
 
-        with progress_bar("frames") as bar:
+        with claim([Output(self.out, dataset("conditioning"))], self.overwrite, [self.params, self.target],
+                   "condition"), progress_bar("frames") as bar:
             task = bar.add_task("maps", total=None)
             report = condition(self.params, self.out, self.target, self.cfg, overwrite=self.overwrite,
                                progress=lambda _s, n, total: bar.update(task, completed=n, total=total))

@@ -24,6 +24,12 @@ class Relight:
     settings: Annotated[RelightSettings, tyro.conf.arg(name="")] = field(default_factory=RelightSettings)
 
     def run(self) -> None:
+        from nervp.composite.output import output_spec
         from nervp.composite.pipeline import run_relight
+        from nervp.store.outputs import claim, existing_files
 
-        run_relight(self.source, self.out, self.settings)
+        s = self.settings
+        inputs = [self.source, *existing_files([s.light, s.background])]
+        spec = output_spec(self.out, s.overwrite, s.strip, inputs)
+        with claim(spec.outputs(s.strip), s.overwrite, inputs, "relight"):
+            run_relight(self.source, self.out, s)

@@ -37,8 +37,10 @@ class Reenact:
 
     def run(self) -> None:
         from nervp.reenact import reenact
+        from nervp.store.outputs import Output, claim, dataset
 
-        with progress_bar("frames") as bar:
+        with claim([Output(self.out, dataset("olat"))], self.overwrite, [self.run_dir, self.source], "reenact"), \
+                progress_bar("frames") as bar:
             task = bar.add_task("reenact", total=None)
             reenact(self.run_dir, self.source, self.out, self.params, self.normalize, self.pose,
                     self.overwrite, self.device, on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n))
@@ -63,8 +65,19 @@ class Evaluate:
     """auto (CUDA when available), cpu, cuda or cuda:N."""
     step: int | None = None
     """Score this checkpoint's step instead of the final (or latest) weights."""
+    overwrite: bool = False
+    """Replace an existing report and strip (a JSON report and a PNG picture)."""
 
     def run(self) -> None:
+        from nervp.store.outputs import RUN_FILES, Output, claim, existing_files
+
+        out = self.out or self.run_dir / "eval.json"
+        inputs = [self.dataset, *existing_files(self.light), *(self.run_dir / f for f in sorted(RUN_FILES))]
+        with claim([Output(out, "json"), Output(out.with_suffix(".png"), "png")], self.overwrite, inputs,
+                   "evaluate"):
+            self._run(out)
+
+    def _run(self, out: Path) -> None:
         from nervp.evaluate.reconstruction import evaluate_run, save_strip
         from nervp.fileio import write_json_atomic
         from nervp.relight.lighting import parse_lighting
@@ -72,7 +85,6 @@ class Evaluate:
 
         run = load_run(self.run_dir, self.device, self.step)
         rec = evaluate_run(run, self.dataset, {name: parse_lighting(name) for name in self.light})
-        out = self.out or self.run_dir / "eval.json"
         write_json_atomic(out, rec.metrics)
         save_strip(rec, out.with_suffix(".png"))
         m = rec.metrics

@@ -40,7 +40,7 @@ class Train:
 
     def run(self) -> None:
         from nervp.errors import ConfigError
-        from nervp.train.run import train_run
+        from nervp.train.run import finished_metrics, train_run
 
         cfg = self.cfg
         cfg.validate()
@@ -48,6 +48,7 @@ class Train:
             raise ConfigError(f"--minutes must be positive, got {self.minutes}")
         if cfg.loss.vgg_weights is None:
             console.print("albedo VGG-19 feature loss: off (no --loss.vgg-weights file given; MS-SSIM only)")
+        was = finished_metrics(self.run_dir) if self.run_dir.is_dir() else None
         stop = {"now": False}
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
         with progress_bar("steps") as bar:
@@ -58,4 +59,7 @@ class Train:
 
             last = train_run(self.dataset, self.run_dir, cfg, on_step=on_step, should_stop=lambda: stop["now"],
                              time_limit_s=None if self.minutes is None else 60 * self.minutes, extend=self.extend)
+        if was is not None and was == finished_metrics(self.run_dir):
+            console.print(f"run {self.run_dir} was already finished (step {was.get('step')}): nothing to do, "
+                          "its final weights and metrics are kept")
         console.print(f"run {self.run_dir}: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))

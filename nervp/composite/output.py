@@ -22,14 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nervp.errors import NervpError
 from nervp.imaging.hdrio import write_exr
+from nervp.store.outputs import Output, OutputError, check_not_input, check_output
 
 KINDS = {".mp4": "mp4", ".png": "png", ".exr": "exr"}
-
-
-class OutputError(NervpError):
-    """An output that cannot be written (message names the path and the fix)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +46,12 @@ class OutputSpec:
             name = f"{self.path.stem}.{i:04d}{self.path.suffix}"
         return self.path.with_name(name)
 
+    def outputs(self, strip: bool) -> list[Output]:
+        """What writing this clip creates, to claim (`nervp.store.outputs.claim`): the video, or
+        the sequence's first frame; and with `strip` the contact strip."""
+        main = Output(self.path if self.kind == "mp4" else self.frame_path(0), self.kind)
+        return [main, Output(self.strip_path, "png")] if strip else [main]
+
     @property
     def strip_path(self) -> Path:
         """Contact strip PNG beside the output."""
@@ -57,26 +59,20 @@ class OutputSpec:
         return self.path.with_name(f"{stem}.strip.png")
 
 
-def output_spec(path: Path, overwrite: bool = False) -> OutputSpec:
-    """Validate an output path before any work; raises OutputError naming the fix."""
+def output_spec(path: Path, overwrite: bool = False, strip: bool = False,
+                inputs: Iterable[Path] = ()) -> OutputSpec:
+    """Validate an output path (and with `strip` its contact strip) before any work: a known
+    type, not one of `inputs`, and an existing file replaced only with `overwrite` and only by
+    one of the same type (`nervp.store.outputs`). Raises OutputError naming the fix."""
     path = Path(path)
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
         raise OutputError(f"cannot write {path}: unsupported output type {path.suffix or '(none)'}; "
                           "use OUT.mp4 (H.264 video), OUT.png (PNG sequence) or OUT.exr (linear EXR sequence)")
-    parent = path.absolute().parent
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write {path}: directory {parent} is not writable")
     spec = OutputSpec(path, kind)
-    if kind == "mp4" and path.exists():
-        if path.is_dir():
-            raise OutputError(f"cannot write {path}: it is a directory")
-        if not overwrite:
-            raise OutputError(f"{path} already exists: choose another output or pass --overwrite")
-    if kind != "mp4" and not overwrite and spec.frame_path(0).exists():
-        raise OutputError(f"{spec.frame_path(0)} already exists: choose another output or pass --overwrite")
+    check_not_input(path, inputs)
+    for out in spec.outputs(strip):
+        check_output(out, overwrite, inputs)
     return spec
 
 

@@ -254,7 +254,7 @@ def run_relight(source: Path, out: Path, s: RelightSettings = RelightSettings())
     OUT.exr); returns the output path. Raises NervpError for anything the user can fix."""
     from nervp.progress import console, progress_bar
 
-    spec: OutputSpec = output_spec(Path(out), s.overwrite)
+    spec: OutputSpec = output_spec(Path(out), s.overwrite, s.strip, [Path(source)])
     plan = _plan(Path(source), s)
     fps = s.fps or plan.src.fps
     if not fps > 0:

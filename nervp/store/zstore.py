@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from zarr.codecs import BloscCodec, Crc32cCodec
 
 from nervp.errors import NervpError
 from nervp.lightstage.dome import Dome
+from nervp.store import outputs
 
 FORMAT = "nervp"
 FORMAT_VERSION = 1
@@ -102,18 +103,29 @@ def small_array(group: zarr.Group, name: str, data: np.ndarray, description: str
     return arr
 
 
-def check_output(path: Path, overwrite: bool) -> None:
-    """Fail early, before any work, when `path` cannot be written."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise DatasetError(f"{path} already exists: choose another output or pass --overwrite")
-    if path.exists() and not path.is_dir():
-        raise DatasetError(f"{path} exists and is not a dataset directory: remove it or choose another output")
-    parent = path.absolute().parent
-    if not parent.is_dir():
-        raise DatasetError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise DatasetError(f"cannot write {path}: directory {parent} is not writable")
+def check_output(path: Path, overwrite: bool, kind: str | None = None, inputs: Iterable[Path] = ()) -> None:
+    """Fail early, before any work, when the dataset `path` must not or cannot be written: it is
+    (inside, around) one of `inputs`, it exists (without `overwrite`), or it is not a nervp
+    dataset of manifest kind `kind` (any kind when None) that `overwrite` may replace."""
+    try:
+        outputs.check_output(outputs.Output(Path(path), outputs.dataset(kind or "")), overwrite, inputs)
+    except outputs.OutputError as e:
+        raise DatasetError(str(e)) from None
+
+
+@contextlib.contextmanager
+def dataset_lock(path: Path, what: str = "nervp command") -> Iterator[None]:
+    """Hold the output lock of the dataset `path` (`nervp.store.outputs.output_lock`: re-entrant
+    in one process; DatasetError naming the holder when another process writes it)."""
+    lock = outputs.output_lock(Path(path), what)
+    try:
+        lock.__enter__()
+    except outputs.OutputError as e:
+        raise DatasetError(str(e)) from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 @contextlib.contextmanager
@@ -121,18 +133,21 @@ def atomic_dataset(path: Path, manifest: dict[str, Any], overwrite: bool = False
     """Yield a zarr group in a temporary directory; on success write the manifest and rename.
 
     The manifest dict may be updated by the caller inside the block (it is written at exit).
-    On any exception the temporary directory is removed and `path` is untouched.
+    On any exception the temporary directory is removed and `path` is untouched. The output's
+    lock is held throughout; `overwrite` replaces only a dataset of the manifest's kind.
     """
     path = Path(path)
-    check_output(path, overwrite)
-    tmp = path.absolute().parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        group = zarr.open_group(str(tmp), mode="w-")
-        yield group
-        _finish(tmp, path, manifest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    check_output(path, overwrite, manifest.get("kind"))
+    with dataset_lock(path):
+        check_output(path, overwrite, manifest.get("kind"))
+        tmp = path.absolute().parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
+        try:
+            group = zarr.open_group(str(tmp), mode="w-")
+            yield group
+            _finish(tmp, path, manifest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def read_manifest(path: Path, kind: str | None = None) -> dict[str, Any]:
@@ -217,8 +232,9 @@ def publish_dataset(tmp: Path, path: Path, manifest: dict[str, Any], overwrite: 
     """Finish a dataset written in place at `tmp`: write its manifest (last), then rename it to
     `path`. An existing dataset at `path` is replaced (with `overwrite`) only at this point."""
     path, tmp = Path(path), Path(tmp)
-    check_output(path, overwrite)
-    _finish(tmp, path, manifest)
+    with dataset_lock(path):
+        check_output(path, overwrite, manifest.get("kind"))
+        _finish(tmp, path, manifest)
 
 
 def _finish(tmp: Path, path: Path, manifest: dict[str, Any]) -> None:

@@ -22,6 +22,16 @@ from nervp.lightstage.dome import Dome
 from nervp.model.shape_regressor import ShapeRegressor, train_regressor
 from nervp.model.translator import Translator
 from nervp.store.olat import OLATDataset, load_olat
+from nervp.store.outputs import (
+    RUN_FILES,
+    OutputError,
+    check_not_input,
+    check_parent,
+    describe,
+    existing_files,
+    output_kind,
+    output_lock,
+)
 from nervp.train.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from nervp.train.config import TrainConfig
 from nervp.train.data import load_training_set
@@ -200,20 +210,81 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
     return info
 
 
+def run_inputs(dataset: Path, cfg: TrainConfig) -> list[Path]:
+    """The files a training run reads (its dataset, a parameters dataset, VGG weights): the run
+    directory must not be, be inside or contain any of them."""
+    extra = [cfg.params if cfg.params not in ("fit", "truth") else None, cfg.loss.vgg_weights]
+    return [Path(dataset), *existing_files(extra)]
+
+
+def check_run_dir(run_dir: Path, inputs: list[Path]) -> None:
+    """Before anything is written: `run_dir` is a new directory in an existing writable folder,
+    an empty one, or a nervp run (resumed); never an input, a file or a folder of other things."""
+    try:
+        check_not_input(run_dir, inputs)
+        check_parent(run_dir)
+    except OutputError as e:
+        raise RunError(str(e)) from None
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a run directory: choose a new run directory")
+    kind = output_kind(run_dir)
+    others = sorted(p.name for p in run_dir.iterdir() if p.name not in RUN_FILES)
+    if kind != "run" and (others or kind is not None):
+        what = describe(kind) if kind is not None else f"a folder of other files ({', '.join(others[:3])})"
+        raise RunError(f"{run_dir} is {what}, not a nervp run directory: choose a new run directory (it was kept)")
+
+
+def finished_metrics(run_dir: Path) -> dict | None:
+    """The final metrics (final.json) of a finished run (its final weights written), else None."""
+    final = Path(run_dir) / "final.json"
+    if not (final.is_file() and (Path(run_dir) / "model.safetensors").is_file()):
+        return None
+    try:
+        metrics = json.loads(final.read_text())
+    except (OSError, ValueError) as e:
+        raise RunError(f"{final} is corrupted ({e.__class__.__name__}): delete it and model.safetensors "
+                       "and run `nervp train` again to re-create them from the last checkpoint") from e
+    return metrics if isinstance(metrics, dict) else None
+
+
 def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, should_stop=None,
               time_limit_s: float | None = None, extend: bool = False) -> dict:
-    """Prepare (first time) and train (or resume) a run; returns the last logged scalars.
+    """Prepare (first time) and train (or resume) a run; returns the last logged scalars (a
+    finished run is left as it is and its final metrics returned).
     With `time_limit_s` training stops after that long with a checkpoint (resume it later);
-    `extend` lets `cfg.steps` change an existing run's length (see `prepare_run`)."""
+    `extend` lets `cfg.steps` change an existing run's length (see `prepare_run`). The main
+    process holds the run directory's lock throughout (a second `train` into it is refused)."""
     cfg.validate()
     device = resolve_device(cfg.device)
     dinfo = init_distributed(device)
     run_dir = Path(run_dir)
+    if not dinfo.main:
+        return _train(dataset, run_dir, cfg, dinfo, on_step, should_stop, time_limit_s, extend)
+    check_run_dir(run_dir, run_inputs(dataset, cfg))
+    try:
+        lock = output_lock(run_dir, "train")
+        lock.__enter__()
+    except OutputError as e:
+        raise RunError(str(e)) from None
+    try:
+        check_run_dir(run_dir, run_inputs(dataset, cfg))
+        return _train(dataset, run_dir, cfg, dinfo, on_step, should_stop, time_limit_s, extend)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _train(dataset: Path, run_dir: Path, cfg: TrainConfig, dinfo: DistInfo, on_step, should_stop,
+           time_limit_s: float | None, extend: bool) -> dict:
     if dinfo.main:
         info = prepare_run(dataset, run_dir, cfg, extend=extend)
     if dinfo.world > 1:
         torch.distributed.barrier()
         info = RunInfo.from_json(json.loads((run_dir / CONFIG).read_text()), run_dir / CONFIG)
+    done = finished_metrics(run_dir)
+    if done is not None and int(done.get("step", -1)) >= cfg.steps:
+        return done  # finished: nothing to do, and its final.json is kept as it is
     tensors = load_file(str(run_dir / COND))
     ds = load_olat(dataset)
     data = load_training_set(ds, tensors["cond"], cfg.val_fraction)
@@ -295,4 +366,5 @@ def load_run(run_dir: Path | str, device: str = "auto", step: int | None = None)
                        tensors["beta_bar"], step)
 
 
-__all__ = ["DistInfo", "FinishedRun", "RunError", "RunInfo", "load_run", "prepare_run", "train_run"]
+__all__ = ["DistInfo", "FinishedRun", "RunError", "RunInfo", "check_run_dir", "finished_metrics", "load_run",
+           "prepare_run", "run_inputs", "train_run"]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from nervp.store import conditioning, field, olat, params, raw
+from nervp.store.outputs import Output, check_output
 from nervp.store.zstore import FORMAT_VERSION, DatasetError, read_manifest
 from nervp.viz import contact, face
 from nervp.viz.images import save_png
@@ -64,10 +65,13 @@ def dataset_kind(path: Path) -> DatasetKind:
     return KINDS[name]
 
 
-def inspect_dataset(path: Path, frame: int, sheet_path: Path) -> str:
+def inspect_dataset(path: Path, frame: int, sheet_path: Path, overwrite: bool = False) -> str:
     """Validate the dataset at `path` through its kind's reader, write its contact sheet at
-    `frame` to `sheet_path` (PNG, atomically) and return its summary text."""
+    `frame` to `sheet_path` (PNG, atomically) and return its summary text. The sheet is checked
+    first (`nervp.store.outputs`): outside the dataset, in an existing folder, and an existing
+    file replaced only with `overwrite` and only when it is a PNG picture."""
     path = Path(path)
+    check_output(Output(Path(sheet_path), "png"), overwrite, [path])
     kind = dataset_kind(path)
     ds = kind.load(path)
     n = kind.frames(ds)
