@@ -172,32 +172,47 @@ def write_olat_resumable(path: Path, render: FrameSource, n_frames: int, manifes
                 if fr.olat.shape != (L, H, W, 3):
                     raise ValueError(f"frame {t}: olat has shape {fr.olat.shape}, expected {(L, H, W, 3)}")
                 group = work.group if work.group is not None else work.prepare(
-                    lambda g, fr=fr: _create_image_arrays(g, fr, n_frames, L, H, W))
-                for name, (dtype, _, _) in _IMAGE_ARRAYS.items():
-                    if name in group:
-                        group[name][t] = getattr(fr, name).astype(dtype)
-                small = {k: np.asarray(getattr(fr, k), np.float32) for k in _PARAM_ARRAYS if getattr(fr, k) is not None}
-                work.mark("frame", t, {**small, "time": np.float64(fr.time)})
+                    lambda g, fr=fr: create_image_arrays(g, fr, n_frames, L, H, W))
+                put_frame(group, t, fr)
+                work.mark("frame", t, frame_values(fr))
                 if on_frame is not None:
                     on_frame(t)
                 check_stop()
         assert work.group is not None
-        recorded = [work.load("frame", t) for t in range(n_frames)]
-        for name, desc in _PARAM_ARRAYS.items():
-            replace_small(work.group, name)
-            if name in recorded[0]:
-                small_array(work.group, name, np.stack([r[name] for r in recorded]), desc)
-        replace_small(work.group, "time")
-        small_array(work.group, "time", np.array([r["time"] for r in recorded], np.float64),
-                    "capture instant per frame (s), (T,)")
-        if beta is not None:
-            replace_small(work.group, "beta")
-            small_array(work.group, "beta", np.asarray(beta, dtype=np.float32), "identity coefficients, (n_id,)")
+        put_recorded(work.group, [work.load("frame", t) for t in range(n_frames)], beta)
         man["arrays"] = array_list(work.group)
         work.publish(man, overwrite)
 
 
-def _create_image_arrays(group: zarr.Group, first: OLATFrame, n_frames: int, L: int, H: int, W: int) -> None:
+def put_frame(group: zarr.Group, t: int, fr: OLATFrame) -> None:
+    """Write frame `t`'s images into the frame arrays of `group` (made by `create_image_arrays`)."""
+    for name, (dtype, _, _) in _IMAGE_ARRAYS.items():
+        if name in group:
+            group[name][t] = getattr(fr, name).astype(dtype)
+
+
+def frame_values(fr: OLATFrame) -> dict[str, np.ndarray]:
+    """A frame's small values (θ, φ, landmarks as float32, time as float64) as a marker records them."""
+    small = {k: np.asarray(getattr(fr, k), np.float32) for k in _PARAM_ARRAYS if getattr(fr, k) is not None}
+    return {**small, "time": np.float64(fr.time)}
+
+
+def put_recorded(group: zarr.Group, recorded: list[dict[str, np.ndarray]], beta: np.ndarray | None) -> None:
+    """Write the per-frame small arrays (from `frame_values` of every frame, in order) and beta,
+    replacing any an interrupted finish left."""
+    for name, desc in _PARAM_ARRAYS.items():
+        replace_small(group, name)
+        if name in recorded[0]:
+            small_array(group, name, np.stack([r[name] for r in recorded]), desc)
+    replace_small(group, "time")
+    small_array(group, "time", np.array([r["time"] for r in recorded], np.float64),
+                "capture instant per frame (s), (T,)")
+    if beta is not None:
+        replace_small(group, "beta")
+        small_array(group, "beta", np.asarray(beta, dtype=np.float32), "identity coefficients, (n_id,)")
+
+
+def create_image_arrays(group: zarr.Group, first: OLATFrame, n_frames: int, L: int, H: int, W: int) -> None:
     """The frame arrays of every image the frames carry (those `first` has)."""
     for name, (dtype, trail, desc) in _IMAGE_ARRAYS.items():
         if getattr(first, name) is not None:
