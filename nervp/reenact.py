@@ -9,6 +9,7 @@ a reflectance-field dataset (kind "olat": the target's OLAT images, normal, albe
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,7 @@ import torch
 from nervp.errors import NervpError
 from nervp.parse.conditioning import MapSettings, conditioning_maps
 from nervp.parse.normalize import retarget
-from nervp.store.olat import OLATFrame, write_olat_dataset
+from nervp.store.olat import OLATFrame, write_olat_resumable
 from nervp.structures.face import FaceParams, NormStats
 from nervp.train.data import network_input
 from nervp.train.run import FinishedRun, load_run
@@ -70,10 +71,22 @@ def predict_frames(run: FinishedRun, cond: torch.Tensor, batch: int = 4,
                                albedo=albedo[k])
 
 
+def _digest(run: FinishedRun, cond: torch.Tensor) -> str:
+    """SHA-256 of the translator's weights and the conditioning maps: what decides the frames."""
+    h = hashlib.sha256(cond.numpy().tobytes())
+    for k, v in sorted(run.translator.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "truth"] = "fit",
             normalize: bool = True, pose: Literal["tracked", "fixed"] = "tracked", overwrite: bool = False,
             device: str = "auto", on_frame: Callable[[int, int], None] | None = None) -> Path:
-    """Write the target's reflectance field driven by `source` to the dataset `out`."""
+    """Write the target's reflectance field driven by `source` to the dataset `out`.
+
+    Resumable (`write_olat_resumable`): after a crash, kill or SIGINT/SIGTERM the same call
+    goes on from the frames already written (recomputing at most the rest of a batch of 4)."""
     from nervp.store.zstore import check_output
 
     check_output(Path(out), overwrite)
@@ -85,16 +98,22 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
     T = cond.shape[0]
     dome = run.info.dome_model()
 
-    def frames() -> Iterator[OLATFrame]:
-        for t, f in predict_frames(run, cond):
+    batch = 4
+
+    def render(todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:
+        # whole batches of the uninterrupted run's partition, so every frame sees the same batch
+        starts = sorted({t - t % batch for t in todo})
+        redo = [t for s in starts for t in range(s, min(s + batch, T))]
+        for t, f in predict_frames(run, cond, batch, redo):
             if on_frame is not None:
                 on_frame(t, T)
-            yield dataclasses.replace(f, theta=driven.theta[t].numpy(), phi=driven.phi[t].numpy(),
-                                      time=t / max(src.fps, 1e-6))
+            yield t, dataclasses.replace(f, theta=driven.theta[t].numpy(), phi=driven.phi[t].numpy(),
+                                         time=t / max(src.fps, 1e-6))
 
     manifest = {"height": run.info.height, "width": run.info.width, "fps": float(src.fps),
                 "camera": run.info.camera, "source": "translator",
                 "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": params,
                                 "pose": pose, "step": run.step, **report}}
-    write_olat_dataset(Path(out), frames(), T, manifest, dome, beta=run.beta_bar.numpy(), overwrite=overwrite)
+    write_olat_resumable(Path(out), render, T, manifest, dome, settings={"batch": batch, "inputs": _digest(run, cond)},
+                         beta=run.beta_bar.numpy(), overwrite=overwrite)
     return Path(out)

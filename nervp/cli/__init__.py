@@ -9,6 +9,7 @@ command line first and the command's defaults are built from it (`default_for`).
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from nervp.cli.parse import Condition, Track
 from nervp.cli.relight import Relight
 from nervp.cli.run import Evaluate, Reenact
 from nervp.cli.train import Train
-from nervp.errors import NervpError
+from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
@@ -55,18 +56,49 @@ def command_type(argv: list[str]) -> Any:
     return union
 
 
+RESUMABLE = ("simulate", "capture", "train", "reenact")
+"""Commands that keep their work when stopped: the same command again goes on from it."""
+
+
+def _interrupted(e: Interrupted, name: str | None) -> int:
+    """Print the one line for a stop by signal; return 128 + the signal's number."""
+    try:
+        sig = signal.Signals(e.signum).name
+    except ValueError:
+        sig = f"signal {e.signum}"
+    how = ("what was done is saved: run the same command again to resume" if name in RESUMABLE
+           else "nothing half-written was kept: run the same command again to start over")
+    print(f"nervp: stopped by {sig}; {how}", file=sys.stderr)
+    return 128 + e.signum
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; 0 on success, 2 on an error a user can act on, 128 + N when stopped
+    by signal N (SIGINT 130, SIGTERM 143): a first SIGINT/SIGTERM asks the command to stop
+    (long loops stop between saved units of work), a second stops it at once."""
     argv = sys.argv[1:] if argv is None else list(argv)
     cmd = tyro.cli(command_type(argv), args=argv, prog="nervp",
                    description="nervp: relightable neural video portraits from a light-stage capture")
+    name = next((k for k, cls in COMMANDS.items() if type(cmd) is cls), None)
+    previous = {}
+    try:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            previous[s] = signal.signal(s, lambda signum, _frame: request_stop(signum))
+    except ValueError:  # not the main thread: keep Python's defaults
+        pass
     try:
         cmd.run()
+    except Interrupted as e:
+        return _interrupted(e, name)
     except NervpError as e:
         print(f"nervp: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("nervp: interrupted; nothing half-written was kept", file=sys.stderr)
-        return 130
+        return _interrupted(Interrupted(signal.SIGINT), name)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        clear_stop()
     return 0
 
 

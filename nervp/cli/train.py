@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -39,7 +38,7 @@ class Train:
         return Train(dataset=tyro.MISSING, run_dir=tyro.MISSING, preset=preset, cfg=TRAIN_PRESETS[preset])
 
     def run(self) -> None:
-        from nervp.errors import ConfigError
+        from nervp.errors import ConfigError, Interrupted, cooperative, stop_requested
         from nervp.train.run import finished_metrics, train_run
 
         cfg = self.cfg
@@ -49,16 +48,16 @@ class Train:
         if cfg.loss.vgg_weights is None:
             console.print("albedo VGG-19 feature loss: off (no --loss.vgg-weights file given; MS-SSIM only)")
         was = finished_metrics(self.run_dir) if self.run_dir.is_dir() else None
-        stop = {"now": False}
-        signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-        with progress_bar("steps") as bar:
+        with cooperative(), progress_bar("steps") as bar:  # SIGINT/SIGTERM: checkpoint, then stop
             task = bar.add_task("train", total=cfg.steps)
 
             def on_step(step: int, logs: dict[str, float]) -> None:
                 bar.update(task, completed=step, description=f"train loss {logs.get('total', float('nan')):.4f}")
 
-            last = train_run(self.dataset, self.run_dir, cfg, on_step=on_step, should_stop=lambda: stop["now"],
+            last = train_run(self.dataset, self.run_dir, cfg, on_step=on_step, should_stop=lambda: bool(stop_requested()),
                              time_limit_s=None if self.minutes is None else 60 * self.minutes, extend=self.extend)
+        if stop_requested() and not (self.run_dir / "model.safetensors").exists():
+            raise Interrupted(stop_requested())
         if was is not None and was == finished_metrics(self.run_dir):
             console.print(f"run {self.run_dir} was already finished (step {was.get('step')}): nothing to do, "
                           "its final weights and metrics are kept")

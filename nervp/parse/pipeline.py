@@ -82,7 +82,7 @@ def track_clip(source: Path, out: Path, cfg: ParseConfig = ParseConfig(), overwr
         assumed = {"fov_y_deg": cfg.fit.fov_y_deg, "distance_m": cfg.fit.camera_distance_m,
                    "principal_point": "image centre"}
     extra = {"source": {"path": str(source), "kind": frames.kind, "exposure": frames.exposure},
-             "smoothing": track.smoothing, "fit_config": cfg.fit.to_json(), "summary": report.to_json()}
+             "smoothing": track.smoothing, "fit_config": cfg.fit.to_json(), "summary": {k: v for k, v in report.to_json().items() if k != "seconds"}}  # no timings: deterministic bytes
     write_params(out, params, stats, track, extra, assumed, overwrite)
     return report
 

@@ -7,7 +7,7 @@ surface head-on gives 1/pi.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import zarr
 
+from nervp.errors import check_stop, cooperative
 from nervp.lightstage.dome import Dome
+from nervp.store.resume import open_work, replace_small
 from nervp.store.zstore import (
     DatasetError,
     DomeRecorded,
@@ -23,6 +25,7 @@ from nervp.store.zstore import (
     array_list,
     atomic_dataset,
     check_arrays,
+    check_output,
     frame_array,
     open_group,
     read_chunk,
@@ -143,6 +146,77 @@ def write_olat_dataset(
     with atomic_dataset(path, man, overwrite) as group:
         man["arrays"] = write_olat_arrays(group, frames, n_frames, dome.n_lights, int(man["height"]),
                                           int(man["width"]), beta, on_frame)
+
+
+FrameSource = Callable[[list[int]], Iterator[tuple[int, OLATFrame]]]
+"""Renders the frames of the given indices, yielding (index, frame) in that order."""
+
+
+def write_olat_resumable(path: Path, render: FrameSource, n_frames: int, manifest: dict[str, Any], dome: Dome,
+                         settings: Any, beta: np.ndarray | None = None, overwrite: bool = False,
+                         on_frame: Callable[[int], None] | None = None) -> None:
+    """Write an OLAT dataset at `path` that survives kill -9 (`nervp.store.resume`): frames go to
+    `.NAME.partial/`, one marker per frame once its chunks are written; a rerun with the same
+    `settings` (JSON-able: whatever decides the frames' values) and manifest renders only the
+    unmarked frames; the result is byte-identical to an uninterrupted write. Stops between
+    frames when a stop was requested (`nervp.errors.check_stop`)."""
+    check_output(Path(path), overwrite)
+    man = olat_manifest(dome, n_frames, manifest)
+    beta_list = None if beta is None else np.asarray(beta, np.float32).tolist()
+    job = {"writer": "olat/1", "settings": settings, "manifest": man, "beta": beta_list}
+    L, H, W = dome.n_lights, int(man["height"]), int(man["width"])
+    with open_work(Path(path), job, overwrite) as work:
+        todo = [t for t in range(n_frames) if not work.done("frame", t)]
+        with cooperative():
+            for t, fr in render(todo) if todo else ():
+                if fr.olat.shape != (L, H, W, 3):
+                    raise ValueError(f"frame {t}: olat has shape {fr.olat.shape}, expected {(L, H, W, 3)}")
+                group = work.group if work.group is not None else work.prepare(
+                    lambda g, fr=fr: create_image_arrays(g, fr, n_frames, L, H, W))
+                put_frame(group, t, fr)
+                work.mark("frame", t, frame_values(fr))
+                if on_frame is not None:
+                    on_frame(t)
+                check_stop()
+        assert work.group is not None
+        put_recorded(work.group, [work.load("frame", t) for t in range(n_frames)], beta)
+        man["arrays"] = array_list(work.group)
+        work.publish(man, overwrite)
+
+
+def put_frame(group: zarr.Group, t: int, fr: OLATFrame) -> None:
+    """Write frame `t`'s images into the frame arrays of `group` (made by `create_image_arrays`)."""
+    for name, (dtype, _, _) in _IMAGE_ARRAYS.items():
+        if name in group:
+            group[name][t] = getattr(fr, name).astype(dtype)
+
+
+def frame_values(fr: OLATFrame) -> dict[str, np.ndarray]:
+    """A frame's small values (θ, φ, landmarks as float32, time as float64) as a marker records them."""
+    small = {k: np.asarray(getattr(fr, k), np.float32) for k in _PARAM_ARRAYS if getattr(fr, k) is not None}
+    return {**small, "time": np.float64(fr.time)}
+
+
+def put_recorded(group: zarr.Group, recorded: list[dict[str, np.ndarray]], beta: np.ndarray | None) -> None:
+    """Write the per-frame small arrays (from `frame_values` of every frame, in order) and beta,
+    replacing any an interrupted finish left."""
+    for name, desc in _PARAM_ARRAYS.items():
+        replace_small(group, name)
+        if name in recorded[0]:
+            small_array(group, name, np.stack([r[name] for r in recorded]), desc)
+    replace_small(group, "time")
+    small_array(group, "time", np.array([r["time"] for r in recorded], np.float64),
+                "capture instant per frame (s), (T,)")
+    if beta is not None:
+        replace_small(group, "beta")
+        small_array(group, "beta", np.asarray(beta, dtype=np.float32), "identity coefficients, (n_id,)")
+
+
+def create_image_arrays(group: zarr.Group, first: OLATFrame, n_frames: int, L: int, H: int, W: int) -> None:
+    """The frame arrays of every image the frames carry (those `first` has)."""
+    for name, (dtype, trail, desc) in _IMAGE_ARRAYS.items():
+        if getattr(first, name) is not None:
+            frame_array(group, name, (n_frames, *trail(L, H, W)), dtype, desc)
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,29 @@ from typing import Any
 
 import numpy as np
 
-from nervp.errors import ConfigError
+from nervp.errors import ConfigError, check_stop, cooperative
 from nervp.lightstage.dome import Dome
 from nervp.lightstage.schedule import TRACKING
 from nervp.store.olat import (
     OLATDataset,
     OLATFrame,
+    create_image_arrays,
+    frame_values,
     olat_from_group,
     olat_manifest,
+    put_frame,
+    put_recorded,
     write_olat_arrays,
 )
+from nervp.store.resume import ResumableWrite, open_work, replace_small
 from nervp.store.zstore import (
     DatasetError,
     DomeRecorded,
     StoredImages,
+    array_list,
     atomic_dataset,
     check_arrays,
+    check_output,
     frame_array,
     open_group,
     read_chunk,
@@ -168,3 +175,86 @@ def write_raw(path: Path | str, manifest: dict[str, Any], dome: Dome, images: It
             tman["arrays"] = write_olat_arrays(group.create_group("truth"), truth.frames, S, L, H, W, truth.beta)
             manifest["truth"] = tman
     return Path(path)
+
+
+@dataclass(frozen=True)
+class RawJob:
+    """A simulated raw stream to write resumably (`write_raw_resumable`).
+
+    Attributes:
+        truth: renders the ground-truth OLAT set s (linear Rec. 709) and the small values its
+            exposure needs (name -> array), for s in 0..S-1.
+        gain: from those values of every set (in order), the (N,) float32 exposure scales.
+        image: renders image i at exposure gain -> (H, W) uint8 Bayer digital numbers.
+        pattern, time, sets_middle, sets_olat: as `write_raw`'s. fps, beta: as `RawTruth`'s.
+        settings: JSON-able description of everything that decides the values (the resume key).
+    """
+
+    truth: Callable[[int], tuple[OLATFrame, dict[str, np.ndarray]]]
+    gain: Callable[[list[dict[str, np.ndarray]]], np.ndarray]
+    image: Callable[[int, float], np.ndarray]
+    pattern: np.ndarray
+    time: np.ndarray
+    sets_middle: np.ndarray
+    sets_olat: np.ndarray
+    fps: float | None
+    beta: np.ndarray | None
+    settings: Any
+
+
+def write_raw_resumable(path: Path | str, manifest: dict[str, Any], dome: Dome, job: RawJob,
+                        overwrite: bool = False, on_image: Callable[[int, int], None] | None = None) -> Path:
+    """Write a simulated raw stream at `path` that survives kill -9 (`nervp.store.resume`): the
+    truth sets, then the images, each marked when written; a rerun with the same job renders
+    only what is not marked, and the stream is byte-identical to an uninterrupted write."""
+    path = Path(path)
+    check_output(path, overwrite)
+    N, S = int(manifest["n_images"]), len(job.sets_middle)
+    key = {"writer": "raw/1", "settings": job.settings, "manifest": manifest}
+    with open_work(path, key, overwrite) as work, cooperative():
+        for s in [s for s in range(S) if not work.done("truth", s)]:
+            fr, extra = job.truth(s)
+            group = work.group if work.group is not None else work.prepare(lambda g, fr=fr: _raw_arrays(g, fr, N, S))
+            put_frame(group["truth"], s, fr)
+            work.mark("truth", s, {**frame_values(fr), **{f"x_{k}": v for k, v in extra.items()}})
+            check_stop()
+        assert work.group is not None
+        recorded = [work.load("truth", s) for s in range(S)]
+        gain = np.asarray(job.gain([{k[2:]: v for k, v in r.items() if k.startswith("x_")} for r in recorded]),
+                          np.float32)
+        for i in [i for i in range(N) if not work.done("image", i)]:
+            work.group["images"][i] = job.image(i, float(gain[i]))
+            work.mark("image", i, {})
+            if on_image is not None:
+                on_image(i, N)
+            check_stop()
+        _finish_raw(work, manifest, dome, job, gain, [{k: v for k, v in r.items() if not k.startswith("x_")}
+                                                       for r in recorded], overwrite)
+    return path
+
+
+def _raw_arrays(group: Any, first: OLATFrame, N: int, S: int) -> None:
+    H, W = first.olat.shape[1:3]
+    frame_array(group, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN")
+    create_image_arrays(group.create_group("truth"), first, S, first.olat.shape[0], H, W)
+
+
+def _finish_raw(work: ResumableWrite, manifest: dict[str, Any], dome: Dome, job: RawJob, gain: np.ndarray,
+                recorded: list[dict[str, np.ndarray]], overwrite: bool) -> None:
+    g = work.group
+    assert g is not None
+    for name, data, desc in (("pattern", job.pattern, "LED lit per image, -1 = all-on tracking, (N,)"),
+                             ("time", job.time, "capture instant (s), (N,)"),
+                             ("gain", gain, "exposure scale per image, (N,)"),
+                             ("sets_middle", job.sets_middle, "middle tracking image of each set, (S,)"),
+                             ("sets_olat", job.sets_olat, "image of LED l in set s, (S, L)")):
+        replace_small(g, name)
+        small_array(g, name, data, desc)
+    put_recorded(g["truth"], recorded, job.beta)
+    H, W = int(manifest["height"]), int(manifest["width"])
+    tman = olat_manifest(dome, len(recorded), {
+        "height": H, "width": W, **{k: manifest[k] for k in ("camera", "head_model") if k in manifest}})
+    if job.fps is not None:
+        tman["fps"] = job.fps
+    tman["arrays"] = array_list(g["truth"])
+    work.publish({**manifest, "truth": tman}, overwrite)

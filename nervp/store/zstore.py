@@ -241,7 +241,7 @@ def _finish(tmp: Path, path: Path, manifest: dict[str, Any]) -> None:
     """Write the manifest into the complete directory `tmp` (last), then rename it to `path`,
     replacing an existing dataset there only now."""
     manifest = {"format": FORMAT, "version": FORMAT_VERSION, **manifest}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))  # same job, same bytes
     if path.exists():
         old = path.absolute().parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
         os.replace(path, old)

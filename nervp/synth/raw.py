@@ -3,6 +3,7 @@ its own light, recorded as a noisy 8-bit Bayer mosaic (paper section 6, Fig. 14)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,8 @@ import torch
 from nervp.errors import ConfigError
 from nervp.imaging.bayer import PATTERNS, mosaic
 from nervp.lightstage.schedule import TRACKING, Schedule, ScheduleConfig, make_schedule
-from nervp.store.raw import RawTruth, raw_manifest, write_raw
+from nervp.store.olat import OLATFrame
+from nervp.store.raw import RawJob, raw_manifest, write_raw_resumable
 from nervp.synth.render_olat import gbuffer, render_lights, render_sum
 from nervp.synth.simulate import SimConfig, VirtualStage, make_stage, stage_manifest
 
@@ -63,7 +65,8 @@ def expose(radiance: torch.Tensor, gain: float, s: SensorConfig, rng: np.random.
 
 def simulate_raw(out: Path, cfg: RawConfig, overwrite: bool = False,
                  on_image: Callable[[int, int], None] | None = None) -> Path:
-    """Render a raw stream that yields `cfg.sim.frames` overlapping OLAT sets, with ground truth."""
+    """Render a raw stream that yields `cfg.sim.frames` overlapping OLAT sets, with ground truth.
+    Resumable after a crash, kill or SIGINT/SIGTERM (`write_raw_resumable`)."""
     if cfg.sensor.bayer not in PATTERNS:
         raise ConfigError(f"unknown Bayer pattern {cfg.sensor.bayer!r}; choose one of {', '.join(PATTERNS)}")
     if not 0 <= cfg.sensor.black_level < cfg.sensor.white_level <= 255:
@@ -72,22 +75,27 @@ def simulate_raw(out: Path, cfg: RawConfig, overwrite: bool = False,
     L = stage.dome.n_lights
     sched = make_schedule(cfg.sim.frames, L, cfg.schedule)
     H = W = cfg.sim.size
-    truth = [stage.capture(float(sched.time[m])) for m in sched.sets_middle]
-    # exposure: OLAT images and tracking images each get a gain that fills the 8-bit range
-    olat_peak = max(np.percentile(f.olat.max(0), 99.9) for f in truth)
-    track_peak = max(np.percentile(f.full_lit, 99.9) for f in truth)
-    g_olat = cfg.sensor.headroom / max(olat_peak, 1e-8)
-    g_track = cfg.sensor.headroom / max(track_peak, 1e-8)
-    gain = np.where(sched.pattern == TRACKING, g_track, g_olat).astype(np.float32)
     sensor = {"full_well_e": cfg.sensor.full_well, "read_noise_dn": cfg.sensor.read_noise_dn,
               "noise": cfg.sensor.noise}
     man = raw_manifest(stage_manifest(stage), height=H, width=W, n_images=sched.n_images, n_sets=sched.n_sets,
                        dome=stage.dome, bayer=cfg.sensor.bayer, black_level=cfg.sensor.black_level,
                        white_level=cfg.sensor.white_level, schedule=sched.to_json(), sensor=sensor)
-    images = (_render_image(stage, sched, i, float(gain[i]), cfg.sensor) for i in range(sched.n_images))
-    return write_raw(out, man, stage.dome, images, sched.pattern, sched.time, gain, sched.sets_middle,
-                     sched.sets_olat, RawTruth(truth, sched.output_fps, stage.performer.beta.numpy()),
-                     overwrite, on_image)
+
+    def truth(s: int) -> tuple[OLATFrame, dict[str, np.ndarray]]:
+        f = stage.capture(float(sched.time[sched.sets_middle[s]]))
+        return f, {"olat_peak": np.asarray(np.percentile(f.olat.max(0), 99.9)),
+                   "track_peak": np.asarray(np.percentile(f.full_lit, 99.9))}
+
+    def gain(peaks: list[dict[str, np.ndarray]]) -> np.ndarray:
+        # OLAT images and tracking images each get a gain that fills the 8-bit range
+        g_olat = cfg.sensor.headroom / max(max(p["olat_peak"][()] for p in peaks), 1e-8)
+        g_track = cfg.sensor.headroom / max(max(p["track_peak"][()] for p in peaks), 1e-8)
+        return np.where(sched.pattern == TRACKING, g_track, g_olat).astype(np.float32)
+
+    job = RawJob(truth, gain, lambda i, g: _render_image(stage, sched, i, g, cfg.sensor), sched.pattern,
+                 sched.time, sched.sets_middle, sched.sets_olat, sched.output_fps, stage.performer.beta.numpy(),
+                 settings={"raw": dataclasses.asdict(cfg)})
+    return write_raw_resumable(out, man, stage.dome, job, overwrite, on_image)
 
 
 def _render_image(stage: VirtualStage, sched: Schedule, i: int, gain: float, sensor: SensorConfig) -> np.ndarray:

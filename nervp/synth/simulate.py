@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import multiprocessing as mp
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ import torch
 from nervp.errors import ConfigError
 from nervp.lightstage import Dome, DomeConfig, build_dome
 from nervp.render.camera import Camera, make_camera, project
-from nervp.store.olat import OLATFrame, write_olat_dataset
+from nervp.store.olat import OLATFrame, write_olat_resumable
 from nervp.synth.motion import Motion, MotionConfig, sample_motion
 from nervp.synth.performer import Performer, PerformerConfig, build_performer
 from nervp.synth.render_olat import RenderQuality, render_lights
@@ -143,6 +145,7 @@ _WORKER_STAGE: VirtualStage | None = None
 
 def _worker_init(cfg: SimConfig, threads: int) -> None:
     global _WORKER_STAGE
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops the pool
     torch.set_num_threads(threads)
     _WORKER_STAGE = make_stage(cfg)
 
@@ -152,34 +155,41 @@ def _worker_capture(k: int) -> OLATFrame:
     return _WORKER_STAGE.capture(k / _WORKER_STAGE.cfg.fps)
 
 
-def _parallel_frames(cfg: SimConfig, workers: int) -> Iterator[OLATFrame]:
-    """Frames 0..N-1 in order, rendered by `workers` processes (each builds the same stage)."""
+def _parallel_frames(cfg: SimConfig, workers: int, todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:
+    """Frames `todo` in order, rendered by `workers` processes (each builds the same stage)."""
     threads = max(1, (os.cpu_count() or 1) // workers)
-    todo = iter(range(cfg.frames))
-    with cf.ProcessPoolExecutor(workers, mp.get_context("spawn"), _worker_init, (cfg, threads)) as pool:
-        ahead = deque(pool.submit(_worker_capture, k) for k in islice(todo, 2 * workers))  # bounded look-ahead
+    pool = cf.ProcessPoolExecutor(workers, mp.get_context("spawn"), _worker_init, (cfg, threads))
+    try:
+        left = iter(todo)
+        ahead = deque((k, pool.submit(_worker_capture, k)) for k in islice(left, 2 * workers))  # bounded look-ahead
         while ahead:
-            frame = ahead.popleft().result()
-            for k in islice(todo, 1):
-                ahead.append(pool.submit(_worker_capture, k))
-            yield frame
+            k, fut = ahead.popleft()
+            frame = fut.result()
+            for j in islice(left, 1):
+                ahead.append((j, pool.submit(_worker_capture, j)))
+            yield k, frame
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def simulate(out: Path, cfg: SimConfig, overwrite: bool = False,
              on_frame: Callable[[int], None] | None = None, workers: int = 1) -> Path:
-    """Render `cfg.frames` OLAT sets to an OLAT dataset at `out` (atomic).
+    """Render `cfg.frames` OLAT sets to an OLAT dataset at `out`.
 
-    `workers` > 1 renders frames in that many processes; the dataset is identical to one
-    process's (every frame is a pure function of the configuration and its index)."""
+    Resumable: work goes to `.OUT.partial/` and a rerun with the same `cfg` after a crash, kill
+    or SIGINT/SIGTERM renders only the frames not yet written (`write_olat_resumable`). `workers`
+    > 1 renders frames in that many processes; the dataset is byte-identical to one process's
+    (every frame is a pure function of the configuration and its index)."""
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     stage = make_stage(cfg)
 
-    def frames() -> Iterator[OLATFrame]:
-        for k in range(cfg.frames):
-            yield stage.capture(k / cfg.fps)
+    def render(todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:
+        if workers == 1 or len(todo) == 1:
+            return ((k, stage.capture(k / cfg.fps)) for k in todo)
+        return _parallel_frames(cfg, min(workers, len(todo)), todo)
 
-    source = frames() if workers == 1 or cfg.frames == 1 else _parallel_frames(cfg, min(workers, cfg.frames))
-    write_olat_dataset(Path(out), source, cfg.frames, stage_manifest(stage), stage.dome,
-                       beta=stage.performer.beta.numpy(), overwrite=overwrite, on_frame=on_frame)
+    write_olat_resumable(Path(out), render, cfg.frames, stage_manifest(stage), stage.dome,
+                         settings={"sim": dataclasses.asdict(cfg)}, beta=stage.performer.beta.numpy(),
+                         overwrite=overwrite, on_frame=on_frame)
     return Path(out)

@@ -289,8 +289,8 @@ class Trainer:
 
     def fit(self, on_step: Callable[[int, dict[str, float]], None] | None = None,
             should_stop: Callable[[], bool] | None = None, time_limit_s: float | None = None) -> dict[str, float]:
-        """Train until cfg.steps. `should_stop` ends the loop at once (like a crash: work since the last
-        checkpoint is lost); `time_limit_s` ends it after that many seconds with a checkpoint saved."""
+        """Train until cfg.steps. `should_stop` (polled after each step: a SIGINT/SIGTERM request) and
+        `time_limit_s` (seconds) end the loop early with a checkpoint of the last step saved."""
         cfg = self.cfg
         deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
         writer = None
@@ -321,6 +321,8 @@ class Trainer:
             if on_step is not None:
                 on_step(self.step, last)
             if should_stop is not None and should_stop():
+                if self.step % cfg.ckpt_every and self.step != cfg.steps:
+                    self.save()
                 break
             if self.step < cfg.steps and self._out_of_time(deadline):
                 self.save()
