@@ -269,7 +269,7 @@ def load_run(run_dir: Path | str, device: str = "auto", step: int | None = None)
     cfg = info.train
     try:  # the settings' types and values are unchecked JSON until a model is built from them
         model, steps = Translator(cfg.model), int(cfg.steps)
-    except (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError) as e:
+    except (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError, IndexError, KeyError) as e:
         raise RunError(f"{cfg_path} holds settings no model can be built from ({e.__class__.__name__}: {e}): "
                        "train a new run") from e
     final = run_dir / "model.safetensors"
