@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import sys
@@ -150,12 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--atheris", action="store_true", help="coverage-guided fuzzing with atheris")
     ap.add_argument("--crashes", type=Path, default=Path(__file__).resolve().parent / "crashes")
     ap.add_argument("--report", type=Path, help="write the per-target results as JSON")
+    ap.add_argument("--memory-gb", type=float, default=12.0, help="address-space limit of this process")
     ap.add_argument("--replay", type=Path, help="run the target once on this input and show the outcome")
     a = ap.parse_args(argv)
     names = list(TARGETS) if a.targets == ["all"] else a.targets
     if unknown := [n for n in names if n not in TARGETS]:
         ap.error(f"unknown targets {unknown}; choose from {', '.join(TARGETS)}")
     warnings.simplefilter("ignore")
+    lim = int(a.memory_gb * 2**30)  # a reader that allocates without bound raises MemoryError, a crash
+    resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
     signal.signal(signal.SIGALRM, _alarm)
     import torch
 

@@ -201,6 +201,9 @@ def check_arrays(group: zarr.Group, path: Path, expected: dict[str, tuple[int, .
                                "create the dataset again") from e
         if tuple(arr.shape) != tuple(shape):
             raise DatasetError(f"{path}: array {name!r} has shape {tuple(arr.shape)}, manifest says {tuple(shape)}")
+        if any(c > max(n, 1) for c, n in zip(arr.chunks, arr.shape, strict=False)):  # a chunk's buffer is allocated whole
+            raise DatasetError(f"{path / str(name) / 'zarr.json'} is damaged (chunks {arr.chunks} larger than the "
+                               f"array {arr.shape}): create the dataset again")
         if missing:
             raise DatasetError(f"{path}: array {name!r} has {missing} of {total} chunks missing "
                                "(truncated copy?): create the dataset again")

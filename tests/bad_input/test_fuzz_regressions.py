@@ -73,6 +73,7 @@ def _set_chunk_shape(value):
     pytest.param(lambda p: _edit_json(p, lambda d: d["codecs"][0].__setitem__("name", "byte")), id="unknown-codec"),
     pytest.param(lambda p: _edit_json(p, _set_chunk_shape([1, False, 6, 3])), id="zero-chunk"),
     pytest.param(lambda p: _edit_json(p, _set_chunk_shape([1, 4, "6", 3])), id="chunk-a-string"),
+    pytest.param(lambda p: _edit_json(p, _set_chunk_shape([1, 10**6, 6, 3])), id="chunk-larger-than-array"),
     pytest.param(lambda p: _edit_json(p, lambda d: d.__setitem__("data_type", "float17")), id="unknown-dtype"),
     pytest.param(lambda p: _edit_json(p, lambda d: d.__setitem__("shape", [2, 4, 6, 10**30])), id="huge-shape"),
     pytest.param(lambda p: _edit_json(p, lambda d: d.__setitem__("zarr_format", 9)), id="unknown-format"),
