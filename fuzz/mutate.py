@@ -61,8 +61,12 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes | None:
     delete a key or item, duplicate one, nest it, or replace the whole document."""
     try:
         doc = json.loads(data)
-    except ValueError:
+        return _edit(doc, rng)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to walk
         return None
+
+
+def _edit(doc: Any, rng: random.Random) -> bytes:
     for _ in range(rng.randint(1, 3)):
         nodes: list[tuple[Any, Any]] = []
         _nodes(doc, nodes)
@@ -88,10 +92,7 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes | None:
             parent.insert(key, parent[key])
         else:
             parent[f"{key}_"] = parent[key]
-    try:
-        return json.dumps(doc).encode()
-    except (ValueError, RecursionError):
-        return None
+    return json.dumps(doc).encode()
 
 
 def mutate(data: bytes, rng: random.Random, corpus: list[bytes], is_json: bool) -> bytes:

@@ -116,7 +116,7 @@ def fuzz_loop(t: Target, seconds: float, seed: int, crashes: Path) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_atheris(t: Target, seconds: float) -> None:
+def run_atheris(t: Target, seconds: float, crashes: Path) -> None:
     """Hand the target to atheris/libFuzzer (stops at the first crash, printing it)."""
     import atheris
 
@@ -138,7 +138,9 @@ def run_atheris(t: Target, seconds: float) -> None:
         with contextlib.suppress(NervpError):
             t.check(path)
 
+    crashes.mkdir(parents=True, exist_ok=True)
     atheris.Setup([sys.argv[0], f"-max_total_time={int(seconds)}", f"-timeout={EXEC_TIMEOUT_S}",
+                   f"-artifact_prefix={crashes}/",
                    "-rss_limit_mb=8192", "-print_final_stats=1", str(cdir)], one)
     atheris.Fuzz()
 
@@ -160,15 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     lim = int(a.memory_gb * 2**30)  # a reader that allocates without bound raises MemoryError, a crash
     resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
-    signal.signal(signal.SIGALRM, _alarm)
     import torch
 
     torch.set_num_threads(1)
+    if a.atheris:  # libFuzzer keeps its own SIGALRM timer (-timeout)
+        run_atheris(TARGETS[names[0]], a.seconds, a.crashes / names[0])
+        return 0
+    signal.signal(signal.SIGALRM, _alarm)
     if a.replay:
         return replay(TARGETS[names[0]], a.replay)
-    if a.atheris:
-        run_atheris(TARGETS[names[0]], a.seconds)
-        return 0
     sys.stdout.reconfigure(line_buffering=True)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # native readers (OpenEXR, FFmpeg) chatter on fd 2
     sys.stderr = sys.stdout
