@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError  # np.load parses the .npy header as a Python literal
 
 import numpy as np
 
@@ -96,7 +97,7 @@ def _load_weights(path: Path) -> LEDWeights:
         else:
             data = json.loads(path.read_text())
             w = np.asarray(data["weights"] if isinstance(data, dict) else data, dtype=np.float64)
-    except (ValueError, KeyError, TypeError, OSError) as e:
+    except (ValueError, KeyError, TypeError, OSError, OverflowError, EOFError, SyntaxError, TokenError) as e:
         raise LightingError(f"{path}: cannot read LED weights ({e}); expected an (L,) or (L, 3) array "
                             "(.npy, or JSON list / {\"weights\": [...]})") from e
     w = np.asarray(w, dtype=np.float64)

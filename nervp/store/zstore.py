@@ -163,6 +163,9 @@ def read_manifest(path: Path, kind: str | None = None) -> dict[str, Any]:
         manifest = json.loads(mpath.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DatasetError(f"{mpath} is corrupted ({e.__class__.__name__}): create the dataset again") from e
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{mpath} is corrupted (a JSON {type(manifest).__name__}, not an object): "
+                           "create the dataset again")
     if manifest.get("format") != FORMAT:
         raise DatasetError(f"{mpath} is not a nervp manifest (format={manifest.get('format')!r})")
     if manifest.get("version") != FORMAT_VERSION:
@@ -185,9 +188,11 @@ def open_dataset(path: Path, kind: str, fix: str = "create the dataset again") -
     manifest = read_manifest(path, kind)
     group = open_group(path)
     arrays = manifest.get("arrays")
-    if not isinstance(arrays, dict):
-        raise DatasetError(f"{path}: manifest lists no arrays: {fix}")
-    check_arrays(group, path, {k: tuple(v["shape"]) for k, v in arrays.items()})
+    try:
+        expected = {k: tuple(int(n) for n in v["shape"]) for k, v in arrays.items()}
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        raise DatasetError(f"{path}: manifest lists no arrays with shapes: {fix}") from None
+    check_arrays(group, path, expected)
     return manifest, group
 
 
@@ -203,13 +208,20 @@ def check_arrays(group: zarr.Group, path: Path, expected: dict[str, tuple[int, .
     for name, shape in expected.items():
         try:
             arr = group[name]
+            missing, total = arr.nchunks - arr.nchunks_initialized, arr.nchunks
         except KeyError:
             raise DatasetError(f"{path}: array {name!r} is missing: create the dataset again") from None
+        except Exception as e:  # zarr raises many types for damaged array metadata (zarr.json)
+            raise DatasetError(f"{path / str(name) / 'zarr.json'} is damaged ({e.__class__.__name__}): "
+                               "create the dataset again") from e
         if tuple(arr.shape) != tuple(shape):
             raise DatasetError(f"{path}: array {name!r} has shape {tuple(arr.shape)}, manifest says {tuple(shape)}")
-        if arr.nchunks_initialized != arr.nchunks:
-            raise DatasetError(f"{path}: array {name!r} has {arr.nchunks - arr.nchunks_initialized} of "
-                               f"{arr.nchunks} chunks missing (truncated copy?): create the dataset again")
+        if any(c > max(n, 1) for c, n in zip(arr.chunks, arr.shape, strict=False)):  # a chunk's buffer is allocated whole
+            raise DatasetError(f"{path / str(name) / 'zarr.json'} is damaged (chunks {arr.chunks} larger than the "
+                               f"array {arr.shape}): create the dataset again")
+        if missing:
+            raise DatasetError(f"{path}: array {name!r} has {missing} of {total} chunks missing "
+                               "(truncated copy?): create the dataset again")
 
 
 def read_chunk(arr: zarr.Array, index: Any, path: Path, name: str) -> np.ndarray:

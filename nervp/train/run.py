@@ -338,7 +338,11 @@ def load_run(run_dir: Path | str, device: str = "auto", step: int | None = None)
         raise RunError(f"{cfg_path} is corrupted ({e.__class__.__name__}): train a new run") from e
     info = RunInfo.from_json(raw, cfg_path)
     cfg = info.train
-    model = Translator(cfg.model)
+    try:  # the settings' types and values are unchecked JSON until a model is built from them
+        model, steps = Translator(cfg.model), int(cfg.steps)
+    except (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError, IndexError, KeyError) as e:
+        raise RunError(f"{cfg_path} holds settings no model can be built from ({e.__class__.__name__}: {e}): "
+                       "train a new run") from e
     final = run_dir / "model.safetensors"
     if step is not None:
         ckpt = run_dir / "checkpoints" / f"step_{step:07d}.json"
@@ -348,7 +352,7 @@ def load_run(run_dir: Path | str, device: str = "auto", step: int | None = None)
                            f"{', '.join(map(str, have)) or 'none'}")
         step = int(load_checkpoint(ckpt, {"translator": model})["step"])
     elif final.exists():
-        step = int(cfg.steps)
+        step = steps
         try:
             sd = load_file(str(final))
             model.load_state_dict(sd, strict=True)

@@ -60,7 +60,7 @@ def read_video(path: Path) -> tuple[np.ndarray, float]:
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.base_rate or 25)
             frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-    except (av.error.FFmpegError, IndexError, OSError) as e:
+    except (av.error.FFmpegError, IndexError, OSError, ValueError) as e:  # ValueError: undecodable metadata
         raise NervpError(f"cannot read video {path}: {e}") from e
     if not frames:
         raise NervpError(f"video {path} has no frames")
