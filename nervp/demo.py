@@ -45,6 +45,23 @@ class DemoConfig:
     environment: str = "sky"
     """Spinning environment (a procedural name or an .hdr/.exr file)."""
 
+    def validate(self) -> None:
+        """ConfigError naming the flag for a setting the demo cannot run with (before any work)."""
+        from nervp.errors import ConfigError
+
+        self.stage.validate()
+        self.raw.validate()
+        self.train.validate()
+        if self.source_frames < 1:
+            raise ConfigError(f"--source-frames must be at least 1, got {self.source_frames}")
+        if self.stage.frames < 3:
+            raise ConfigError(f"--stage.frames must be at least 3 (training holds some out), got {self.stage.frames}")
+        if self.target_seed == self.source_seed:
+            raise ConfigError(f"--target-seed and --source-seed are both {self.target_seed}: reenactment needs "
+                              "two different performers")
+        if not self.looks:
+            raise ConfigError("--looks needs at least one look")
+
 
 def _simulate(path: Path, stage: SimConfig, frames: int, seed: int, label: str) -> None:
     from nervp.synth.simulate import simulate
@@ -69,6 +86,7 @@ def run_demo(out: Path, d: DemoConfig) -> None:
     from nervp.train.run import load_run, train_run
     from nervp.viz.kinds import inspect_dataset
 
+    d.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

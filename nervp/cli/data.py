@@ -133,11 +133,14 @@ class Inspect:
     """Frame to show (for a raw stream: the first image shown)."""
     sheet: Path | None = None
     """Where to write the contact sheet (default: DATASET.contact.png next to the dataset)."""
+    verify: bool = False
+    """Read every chunk and check its checksum even for a dataset over 2 GB (smaller ones are
+    always read whole; larger ones otherwise get their metadata checked, and the summary says so)."""
 
     def run(self) -> None:
         from nervp.viz.kinds import inspect_dataset
 
         sheet = self.sheet or self.dataset.with_name(self.dataset.name + ".contact.png")
-        text = inspect_dataset(self.dataset, self.frame, sheet)
+        text = inspect_dataset(self.dataset, self.frame, sheet, verify=True if self.verify else None)
         console.print(text, highlight=False)
         console.print(f"contact sheet: {sheet}")
