@@ -51,6 +51,23 @@ class DemoConfig:
     environment: str = "sky"
     """Spinning environment (a procedural name or an .hdr/.exr file)."""
 
+    def validate(self) -> None:
+        """ConfigError naming the flag for a setting the demo cannot run with (before any work)."""
+        from nervp.errors import ConfigError
+
+        self.stage.validate()
+        self.raw.validate()
+        self.train.validate()
+        if self.source_frames < 1:
+            raise ConfigError(f"--source-frames must be at least 1, got {self.source_frames}")
+        if self.stage.frames < 3:
+            raise ConfigError(f"--stage.frames must be at least 3 (training holds some out), got {self.stage.frames}")
+        if self.target_seed == self.source_seed:
+            raise ConfigError(f"--target-seed and --source-seed are both {self.target_seed}: reenactment needs "
+                              "two different performers")
+        if not self.looks:
+            raise ConfigError("--looks needs at least one look")
+
 
 def _simulate(path: Path, stage: SimConfig, frames: int, seed: int, label: str) -> None:
     from nervp.synth.simulate import simulate
@@ -68,6 +85,7 @@ def _relight(source: Path, out: Path, light: str, **kw) -> Path:
 
 
 def run_demo(out: Path, d: DemoConfig) -> None:
+    d.validate()
     out = Path(out)
     check_demo_output(out)
     out.absolute().parent.mkdir(parents=True, exist_ok=True)

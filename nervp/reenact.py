@@ -20,6 +20,7 @@ from nervp.errors import NervpError
 from nervp.parse.conditioning import MapSettings, conditioning_maps
 from nervp.parse.normalize import retarget
 from nervp.store.olat import OLATFrame, write_olat_resumable
+from nervp.store.space import OLAT_RATIO, check_free_space, olat_frame_bytes
 from nervp.structures.face import FaceParams, NormStats
 from nervp.train.data import network_input
 from nervp.train.run import FinishedRun, load_run
@@ -97,6 +98,8 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
     cond, driven, report = source_conditioning(run, src, normalize, pose)
     T = cond.shape[0]
     dome = run.info.dome_model()
+    check_free_space(out, T * olat_frame_bytes(dome.n_lights, run.info.height, run.info.width) * OLAT_RATIO,
+                     "the reenacted dataset")
 
     batch = 4
 

@@ -4,6 +4,7 @@ work is run (`ExecConfig`, which never changes a byte of the output)."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -41,11 +42,11 @@ class CaptureConfig:
     def validate(self) -> None:
         if self.set_stride is not None and self.set_stride < 1:
             raise ConfigError(f"--set-stride must be >= 1, got {self.set_stride}")
-        if self.fps is not None and not self.fps > 0:
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
             raise ConfigError(f"--fps must be positive, got {self.fps}")
         if self.fps is not None and self.set_stride is not None:
             raise ConfigError("give --fps or --set-stride, not both")
-        if not self.confidence_px > 0:
+        if not (math.isfinite(self.confidence_px) and self.confidence_px > 0):
             raise ConfigError(f"--confidence-px must be positive, got {self.confidence_px}")
         if self.calibration_file is not None and not Path(self.calibration_file).is_file():
             raise ConfigError(f"--calibration-file {self.calibration_file} does not exist")

@@ -31,6 +31,7 @@ from nervp.errors import ConfigError
 from nervp.lightstage.dome import Dome
 from nervp.store.olat import olat_manifest
 from nervp.store.raw import RawStream
+from nervp.store.space import OLAT_RATIO, check_free_space, olat_frame_bytes
 from nervp.store.zstore import (
     DatasetError,
     check_output,
@@ -126,6 +127,8 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
     check_output(out, overwrite, "olat", [raw_path])
     raw = open_stream(raw_path, cfg.bayer)
     plan = plan_capture(raw, cfg)
+    check_free_space(out, plan.n_sets * olat_frame_bytes(plan.n_lights, plan.height, plan.width) * OLAT_RATIO * 1.5,
+                     "the OLAT dataset (with its flows while it is made)")
     led_scale = measure_led_scale(raw, cfg)
     work = resumable_dir(out)
     ctx = TaskContext(raw_path, work, plan, cfg, float(raw.manifest["black_level"]),

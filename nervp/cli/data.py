@@ -140,6 +140,9 @@ class Inspect:
     """Where to write the contact sheet (default: DATASET.contact.png next to the dataset)."""
     overwrite: bool = False
     """Replace an existing contact sheet (a PNG picture)."""
+    verify: bool = False
+    """Read every chunk and check its checksum even for a dataset over 2 GB (smaller ones are
+    always read whole; larger ones otherwise get their metadata checked, and the summary says so)."""
 
     def run(self) -> None:
         from nervp.store.outputs import Output, claim
@@ -147,6 +150,7 @@ class Inspect:
 
         sheet = self.sheet or self.dataset.with_name(self.dataset.name + ".contact.png")
         with claim([Output(sheet, "png")], self.overwrite, [self.dataset], "inspect"):
-            text = inspect_dataset(self.dataset, self.frame, sheet, self.overwrite)
+            text = inspect_dataset(self.dataset, self.frame, sheet, self.overwrite,
+                                   verify=True if self.verify else None)
         console.print(text, highlight=False)
         console.print(f"contact sheet: {sheet}")

@@ -7,6 +7,7 @@ background for that frame, the linear composite, the display transform, the writ
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from nervp.relight.lighting import (
 )
 from nervp.relight.weights import Spread, led_calibration
 from nervp.store.field import FieldSource, open_source
+from nervp.store.space import PNG_RATIO, check_free_space
 from nervp.structures.field import ReflectanceField
 
 LIGHT_HELP = ("An environment map (.hdr, .exr), LED weights (.npy, .json), or the name of a procedural "
@@ -96,6 +98,32 @@ class RelightSettings:
     overwrite: bool = False
     """Replace an existing output."""
 
+    def validate(self) -> None:
+        """ConfigError naming the flag for a setting no clip can be rendered with."""
+        for name, v in (("rotate", self.rotate), ("tilt", self.tilt), ("turns", self.turns), ("ev", self.ev)):
+            if not math.isfinite(v):
+                raise ConfigError(f"--{name} must be a finite number, got {v}")
+        if not -MAX_EV <= self.ev <= MAX_EV:
+            raise ConfigError(f"--ev {self.ev:g} is beyond +-{MAX_EV} stops (a factor of 2^{MAX_EV}): "
+                              "give a smaller exposure compensation")
+        if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= 1000):
+            raise ConfigError(f"--fps must be a number in (0, 1000] frames per second, got {self.fps:g}")
+        if self.batch < 1:
+            raise ConfigError(f"--batch must be at least 1, got {self.batch}")
+        if self.frames is not None and not 1 <= self.frames <= MAX_FRAMES:
+            raise ConfigError(f"--frames must be in 1..{MAX_FRAMES}, got {self.frames}")
+        if self.hold is not None and self.hold < 0:
+            raise ConfigError(f"--hold must be a frame index >= 0, got {self.hold}")
+        if not 0 <= self.crf <= 51:
+            raise ConfigError(f"--crf must be in 0..51 (H.264 quality), got {self.crf}")
+        resolve_device(self.device)
+
+
+MAX_EV = 20.0
+"""Largest exposure compensation in stops (2^20 ~ a million times brighter or darker)."""
+MAX_FRAMES = 1_000_000
+"""Longest clip in frames (over 11 hours at 25 fps)."""
+
 
 Resolved = Literal["dataset", "selfie", "guided", "rim"]
 
@@ -137,10 +165,7 @@ class _Plan:
 
 
 def _plan(source: Path, s: RelightSettings) -> _Plan:
-    if s.batch < 1:
-        raise ConfigError(f"--batch must be at least 1, got {s.batch}")
-    if s.frames is not None and s.frames < 1:
-        raise ConfigError(f"--frames must be at least 1, got {s.frames}")
+    s.validate()
     src = open_source(source)
     lighting = parse_lighting(s.light)
     lighting = rotate_lighting(rotate_lighting(lighting, s.tilt, (1.0, 0.0, 0.0)), s.rotate)
@@ -254,8 +279,13 @@ def run_relight(source: Path, out: Path, s: RelightSettings = RelightSettings())
     OUT.exr); returns the output path. Raises NervpError for anything the user can fix."""
     from nervp.progress import console, progress_bar
 
+    s.validate()
     spec: OutputSpec = output_spec(Path(out), s.overwrite, s.strip, [Path(source)])
     plan = _plan(Path(source), s)
+    if spec.kind != "mp4":  # 8-bit PNG, or half-float RGBA EXR
+        per_px = 3 if spec.kind == "png" else 8
+        check_free_space(spec.path, len(plan.frames) * plan.src.height * plan.src.width * per_px * PNG_RATIO,
+                         "the image sequence")
     fps = s.fps or plan.src.fps
     if not fps > 0:
         raise ConfigError(f"--fps must be positive, got {fps}")

@@ -28,7 +28,7 @@ from nervp.relight.core import relight
 from nervp.relight.lighting import Lighting, weights_for
 from nervp.store.olat import load_olat
 from nervp.structures.field import ReflectanceField
-from nervp.train.run import FinishedRun
+from nervp.train.run import FinishedRun, check_run_dataset
 
 
 def ring_leds(dome: Dome, n: int = 8) -> list[int]:
@@ -83,6 +83,7 @@ class Reconstruction:
 def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting],
                  frames: list[int] | None = None) -> Reconstruction:
     ds = load_olat(dataset)
+    check_run_dataset(run.info, ds, run.path)
     frames = list(run.info.val_frames) if frames is None else frames
     if not frames:
         raise ValueError("no held-out frames to evaluate")

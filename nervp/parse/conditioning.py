@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from nervp.colour import srgb_decode, srgb_encode
+from nervp.device import resolve_device
 from nervp.errors import NervpError
 from nervp.face import G, HeadModel, load_head_model, mesh_edges, subdivide, vertex_normals
 from nervp.render.camera import Camera, project
@@ -257,8 +258,10 @@ class MapSettings:
             raise NervpError(f"pose must be 'tracked' or 'fixed', got {self.pose!r}")
         if self.chunk < 1:
             raise NervpError(f"the map chunk must be at least 1 frame, got {self.chunk}")
-        if self.line_width is not None and not self.line_width > 0:
-            raise NervpError(f"the landmark line width must be positive, got {self.line_width}")
+        if self.line_width is not None and not (math.isfinite(self.line_width) and self.line_width > 0):
+            raise NervpError(f"--maps.line-width must be a finite number > 0, got {self.line_width}")
+        if self.device is not None:
+            resolve_device(self.device)
 
 
 def _iter_maps(beta: Tensor, theta: Tensor, phi: Tensor, camera: Camera, colour: Tensor | None,

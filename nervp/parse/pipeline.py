@@ -98,6 +98,14 @@ class ConditionConfig:
     clip: bool = True
     """Clip the normalised φ to the model's range; --no-clip keeps eq. 6's output exactly."""
 
+    def validate(self) -> None:
+        """ConfigError (or the maps' error) naming the flag for settings no maps can be drawn with."""
+        size = self.maps.size
+        sizes = size if isinstance(size, tuple) else (() if size is None else (size,))
+        if not all(isinstance(v, int) and 16 <= v <= 4096 for v in sizes):
+            raise ConfigError(f"--maps.size must be in 16..4096 pixels, got {size}")
+        self.maps.validate()
+
 
 def condition(params_path: Path, out: Path, target_path: Path | None = None,
               cfg: ConditionConfig = ConditionConfig(), overwrite: bool = False,
@@ -109,11 +117,9 @@ def condition(params_path: Path, out: Path, target_path: Path | None = None,
     φ clipped to the model's range (unless `clip` is False) and rendered with the target's
     identity, colour and camera (reenactment).
     """
+    cfg.validate()
     check_output(out, overwrite)
     size = cfg.maps.size
-    if isinstance(size, int) and not 16 <= size <= 4096:
-        raise ConfigError(f"--maps.size must be in 16..4096 pixels, got {size}")
-    cfg.maps.validate()
     normalize, pose = cfg.normalize, cfg.maps.pose
     src = load_params(params_path)
     norm_json, rep = None, None

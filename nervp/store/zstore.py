@@ -150,6 +150,71 @@ def atomic_dataset(path: Path, manifest: dict[str, Any], overwrite: bool = False
             raise
 
 
+def read_json(path: Path, error: type[NervpError], fix: str, expect: type = dict) -> Any:
+    """Read a JSON metadata file whose top level is an `expect` (dict or list); `error` naming
+    the file and `fix` when it is missing, unreadable, not JSON or of another shape."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise error(f"{path} is missing: {fix}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+        raise error(f"{path} is corrupted or unreadable ({e.__class__.__name__}: {one_line(e)}): {fix}") from e
+    if not isinstance(data, expect):
+        raise error(f"{path} holds a JSON {type(data).__name__}, not a JSON "
+                    f"{'object' if expect is dict else expect.__name__}: {fix}")
+    return data
+
+
+def one_line(e: BaseException) -> str:
+    """The first line of an exception's message (library errors can span many)."""
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else e.__class__.__name__
+
+
+# Manifest keys a reader relies on, with their JSON types: every manifest (_COMMON, when
+# present) and each kind's own required keys. A missing or mistyped one is a DatasetError.
+_NUM = (int, float)
+_COMMON: dict[str, type | tuple[type, ...]] = {
+    "height": int, "width": int, "n_frames": int, "n_lights": int, "n_images": int,
+    "n_sets": int, "arrays": dict, "dome": dict, "fps": _NUM, "camera": (dict, type(None)),
+    "head_model": dict, "schedule": dict, "truth": dict, "black_level": _NUM, "white_level": _NUM,
+    "bayer": str, "exposure": _NUM, "stats": dict, "pncc_box": list}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "olat": ("n_frames", "n_lights", "height", "width", "dome", "arrays"),
+    "raw": ("n_images", "n_sets", "n_lights", "height", "width", "bayer", "black_level", "white_level",
+            "schedule", "dome"),
+    "field": ("n_frames", "height", "width", "dome", "arrays"),
+    "face_params": ("n_frames", "head_model", "camera", "stats", "fps", "arrays"),
+    "conditioning": ("n_frames", "height", "width", "pncc_box", "arrays"),
+}
+
+
+def check_manifest(manifest: Any, where: Path, kind: str | None) -> None:
+    """Every key `kind` needs is present with its JSON type, and every listed array has a shape
+    (a list of non-negative integers) and a dtype; DatasetError naming `where` otherwise."""
+    fix = "create the dataset again"
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{where} holds a JSON {type(manifest).__name__}, not a manifest object: {fix}")
+    for key in REQUIRED.get(kind or "", ()):
+        if key not in manifest:
+            raise DatasetError(f"{where} lacks the key {key!r}: {fix}")
+    for key, types in _COMMON.items():
+        if key in manifest and (not isinstance(manifest[key], types) or isinstance(manifest[key], bool)):
+            raise DatasetError(f"{where}: {key!r} is {manifest[key]!r}, not a JSON "
+                               f"{'number' if types is _NUM else getattr(types, '__name__', types)}: {fix}")
+        if key in manifest and types is int and manifest[key] < 0:
+            raise DatasetError(f"{where}: {key!r} is negative ({manifest[key]}): {fix}")
+    for name, spec in manifest.get("arrays", {}).items():
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        if not (isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)
+                and isinstance(spec.get("dtype"), str)):
+            raise DatasetError(f"{where}: the entry of array {name!r} is {spec!r}, not "
+                               f"{{shape: [integers], dtype: string}}: {fix}")
+    if isinstance(manifest.get("truth"), dict):
+        check_manifest({**manifest["truth"], "kind": "olat"}, where, "olat")
+
+
 def read_manifest(path: Path, kind: str | None = None) -> dict[str, Any]:
     """Read and check a dataset's manifest; raises DatasetError naming the problem and the fix."""
     path = Path(path)
@@ -159,12 +224,9 @@ def read_manifest(path: Path, kind: str | None = None) -> dict[str, Any]:
     if not path.is_dir() or not mpath.is_file():
         raise DatasetError(f"{path} is not a complete nervp dataset (no {MANIFEST}); "
                            "it may be from an interrupted write: create it again")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{mpath} is corrupted ({e.__class__.__name__}): create the dataset again") from e
+    manifest = read_json(mpath, DatasetError, "create the dataset again", expect=object)
     if not isinstance(manifest, dict):
-        raise DatasetError(f"{mpath} is corrupted (a JSON {type(manifest).__name__}, not an object): "
+        raise DatasetError(f"{mpath} holds a JSON {type(manifest).__name__}, not a manifest object: "
                            "create the dataset again")
     if manifest.get("format") != FORMAT:
         raise DatasetError(f"{mpath} is not a nervp manifest (format={manifest.get('format')!r})")
@@ -173,6 +235,7 @@ def read_manifest(path: Path, kind: str | None = None) -> dict[str, Any]:
                            f"version {FORMAT_VERSION}: convert or re-create it")
     if kind is not None and manifest.get("kind") != kind:
         raise DatasetError(f"{path} holds a {manifest.get('kind')!r} dataset, expected {kind!r}")
+    check_manifest(manifest, mpath, manifest.get("kind") if isinstance(manifest.get("kind"), str) else None)
     return manifest
 
 
@@ -197,23 +260,36 @@ def open_dataset(path: Path, kind: str, fix: str = "create the dataset again") -
 
 
 def open_group(path: Path) -> zarr.Group:
+    path = Path(path)
+    if (path / ".zgroup").exists() or (path / ".zarray").exists():
+        raise DatasetError(f"{path} is a zarr v2 store (.zgroup/.zarray); nervp reads zarr v3 datasets "
+                           "(zarr.json): create the dataset again with nervp")
+    if not (path / "zarr.json").is_file():
+        raise DatasetError(f"{path / 'zarr.json'} is missing: create the dataset again")
     try:
-        return zarr.open_group(str(path), mode="r")
+        return zarr.open_group(str(path), mode="r", zarr_format=3)
     except Exception as e:  # zarr raises several types for damaged metadata
-        raise DatasetError(f"{path} has damaged zarr metadata ({e}): create the dataset again") from e
+        raise DatasetError(f"{path / 'zarr.json'} is damaged zarr metadata ({e.__class__.__name__}: "
+                           f"{one_line(e)}): create the dataset again") from e
 
 
 def check_arrays(group: zarr.Group, path: Path, expected: dict[str, tuple[int, ...]]) -> None:
     """Every expected array exists with that shape and all its chunks are on disk."""
     for name, shape in expected.items():
+        meta = Path(path) / name / "zarr.json"
+        if (Path(path) / name / ".zarray").exists():
+            raise DatasetError(f"{path}: array {name!r} is in the zarr v2 layout (.zarray); nervp reads "
+                               "zarr v3 (zarr.json): create the dataset again with nervp")
         try:
             arr = group[name]
             missing, total = arr.nchunks - arr.nchunks_initialized, arr.nchunks
         except KeyError:
             raise DatasetError(f"{path}: array {name!r} is missing: create the dataset again") from None
-        except Exception as e:  # zarr raises many types for damaged array metadata (zarr.json)
-            raise DatasetError(f"{path / str(name) / 'zarr.json'} is damaged ({e.__class__.__name__}): "
+        except Exception as e:  # zarr raises several types for damaged array metadata
+            raise DatasetError(f"{meta} is damaged array metadata ({e.__class__.__name__}: {one_line(e)}): "
                                "create the dataset again") from e
+        if not isinstance(arr, zarr.Array):
+            raise DatasetError(f"{path}: {name!r} is a group, not an array: create the dataset again")
         if tuple(arr.shape) != tuple(shape):
             raise DatasetError(f"{path}: array {name!r} has shape {tuple(arr.shape)}, manifest says {tuple(shape)}")
         if any(c > max(n, 1) for c, n in zip(arr.chunks, arr.shape, strict=False)):  # a chunk's buffer is allocated whole
@@ -230,7 +306,7 @@ def read_chunk(arr: zarr.Array, index: Any, path: Path, name: str) -> np.ndarray
         return arr[index]
     except Exception as e:
         raise DatasetError(f"{path}: array {name!r} at {index!r} cannot be decoded ({e.__class__.__name__}: "
-                           f"{e}); the file is corrupted: create the dataset again") from e
+                           f"{one_line(e)}); the file is corrupted: create the dataset again") from e
 
 
 def resumable_dir(path: Path) -> Path:

@@ -4,6 +4,7 @@ its own light, recorded as a noisy 8-bit Bayer mosaic (paper section 6, Fig. 14)
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from nervp.imaging.bayer import PATTERNS, mosaic
 from nervp.lightstage.schedule import TRACKING, Schedule, ScheduleConfig, make_schedule
 from nervp.store.olat import OLATFrame
 from nervp.store.raw import RawJob, raw_manifest, write_raw_resumable
+from nervp.store.space import OLAT_RATIO, RAW_RATIO, check_free_space, olat_frame_bytes
 from nervp.synth.render_olat import gbuffer, render_lights, render_sum
 from nervp.synth.simulate import SimConfig, VirtualStage, make_stage, stage_manifest
 
@@ -39,6 +41,21 @@ class SensorConfig:
     noise: bool = True
     """Add shot and read noise."""
 
+    def validate(self) -> None:
+        """ConfigError naming the flag for a sensor no stream can be recorded with."""
+        if self.bayer not in PATTERNS:
+            raise ConfigError(f"--sensor.bayer {self.bayer!r} is not a Bayer pattern; choose one of {', '.join(PATTERNS)}")
+        if not 0 <= self.black_level < self.white_level <= 255:
+            raise ConfigError(f"--sensor.black-level and --sensor.white-level need 0 <= black < white <= 255, "
+                              f"got {self.black_level} and {self.white_level}")
+        for name, v in (("full-well", self.full_well), ("headroom", self.headroom)):
+            if not (math.isfinite(v) and v > 0):
+                raise ConfigError(f"--sensor.{name} must be a finite number > 0, got {v}")
+        if not (math.isfinite(self.read_noise_dn) and self.read_noise_dn >= 0):
+            raise ConfigError(f"--sensor.read-noise-dn must be a finite number >= 0, got {self.read_noise_dn}")
+        if self.headroom > 1:
+            raise ConfigError(f"--sensor.headroom is a fraction of the white level: at most 1, got {self.headroom}")
+
 
 @dataclass(frozen=True)
 class RawConfig:
@@ -47,6 +64,29 @@ class RawConfig:
     sim: SimConfig = field(default_factory=SimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     sensor: SensorConfig = field(default_factory=SensorConfig)
+
+    def validate(self) -> None:
+        """Validate the scene, the sensor and the schedule (ConfigError naming the flag)."""
+        self.sim.validate()
+        self.sensor.validate()
+        sc = self.schedule
+        if not (math.isfinite(sc.fps) and sc.fps > 0):
+            raise ConfigError(f"--schedule.fps must be a finite number > 0, got {sc.fps}")
+        if sc.tracking_every < 2 or sc.set_stride < 1:
+            raise ConfigError(f"--schedule.tracking-every must be >= 2 and --schedule.set-stride >= 1, got "
+                              f"{sc.tracking_every} and {sc.set_stride}")
+        L = self.sim.dome.n_lights
+        if sc.led_order is not None and sorted(sc.led_order) != list(range(L)):
+            raise ConfigError(f"--schedule.led-order must list every LED 0..{L - 1} once")
+
+    def stream_bytes(self) -> float:
+        """Estimated stored bytes of the stream: its 8-bit images and its ground-truth sets."""
+        sc, n = self.schedule, self.sim.frames
+        te, L = sc.tracking_every, self.sim.dome.n_lights
+        images = L * te / (te - 1) + (n - 1) * sc.set_stride * te + 2 * te
+        side = self.sim.size
+        return (images * side * side * RAW_RATIO
+                + n * olat_frame_bytes(self.sim.dome.n_lights, side, side) * OLAT_RATIO)
 
 
 def expose(radiance: torch.Tensor, gain: float, s: SensorConfig, rng: np.random.Generator) -> np.ndarray:
@@ -67,10 +107,8 @@ def simulate_raw(out: Path, cfg: RawConfig, overwrite: bool = False,
                  on_image: Callable[[int, int], None] | None = None) -> Path:
     """Render a raw stream that yields `cfg.sim.frames` overlapping OLAT sets, with ground truth.
     Resumable after a crash, kill or SIGINT/SIGTERM (`write_raw_resumable`)."""
-    if cfg.sensor.bayer not in PATTERNS:
-        raise ConfigError(f"unknown Bayer pattern {cfg.sensor.bayer!r}; choose one of {', '.join(PATTERNS)}")
-    if not 0 <= cfg.sensor.black_level < cfg.sensor.white_level <= 255:
-        raise ConfigError("sensor levels need 0 <= black_level < white_level <= 255")
+    cfg.validate()
+    check_free_space(out, cfg.stream_bytes(), "the raw stream")
     stage = make_stage(cfg.sim)
     L = stage.dome.n_lights
     sched = make_schedule(cfg.sim.frames, L, cfg.schedule)

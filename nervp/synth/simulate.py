@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -20,6 +21,7 @@ from nervp.errors import ConfigError
 from nervp.lightstage import Dome, DomeConfig, build_dome
 from nervp.render.camera import Camera, make_camera, project
 from nervp.store.olat import OLATFrame, write_olat_resumable
+from nervp.store.space import OLAT_RATIO, check_free_space, check_memory, olat_frame_bytes
 from nervp.synth.motion import Motion, MotionConfig, sample_motion
 from nervp.synth.performer import Performer, PerformerConfig, build_performer
 from nervp.synth.render_olat import RenderQuality, render_lights
@@ -58,14 +60,49 @@ class SimConfig:
     """Scale on LED intensity so a full-lit face lands near mid-grey (linear ~0.3-0.6)."""
 
     def validate(self) -> None:
+        """ConfigError naming the flag for a setting no capture can use; SpaceError when one
+        frame cannot be rendered in the memory available (the estimate is stated)."""
+        _finite(fps=self.fps, exposure=self.exposure, **{
+            "camera.distance": self.camera.distance, "camera.fov-y-deg": self.camera.fov_y_deg,
+            "dome.radius": self.dome.radius, "dome.intensity": self.dome.intensity,
+            "performer.detail": self.performer.detail, "quality.shadow-bias": self.quality.shadow_bias,
+            **{f"motion.{k.replace('_', '-')}": v for k, v in vars(self.motion).items() if isinstance(v, float)}})
         if self.frames < 1:
             raise ConfigError(f"--frames must be at least 1, got {self.frames}")
         if not 16 <= self.size <= 4096 or self.size % 2:
             raise ConfigError(f"--size must be an even number of pixels in 16..4096, got {self.size}")
-        if not self.fps > 0:
-            raise ConfigError(f"--fps must be positive, got {self.fps}")
-        if self.dome.n_lights < 4:
-            raise ConfigError(f"the dome needs at least 4 lights, got {self.dome.n_lights}")
+        for name, v in (("fps", self.fps), ("exposure", self.exposure), ("camera.distance", self.camera.distance),
+                        ("dome.radius", self.dome.radius), ("motion.head-period-s", self.motion.head_period_s)):
+            if not v > 0:
+                raise ConfigError(f"--{name} must be positive, got {v}")
+        if not 0 < self.camera.fov_y_deg < 180:
+            raise ConfigError(f"--camera.fov-y-deg must be in (0, 180), got {self.camera.fov_y_deg}")
+        if not 4 <= self.dome.n_lights <= 4096:
+            raise ConfigError(f"--dome.n-lights must be in 4..4096, got {self.dome.n_lights}")
+        if self.dome.intensity < 0 or self.dome.intensity_spread < 0 or self.performer.detail < 0:
+            raise ConfigError("--dome.intensity, --dome.intensity-spread and --performer.detail must be >= 0")
+        if not 0 <= self.performer.face_subdivisions <= 3:
+            raise ConfigError(f"--performer.face-subdivisions must be 0..3, got {self.performer.face_subdivisions}")
+        q = self.quality
+        if not (1 <= q.supersample <= 8 and q.light_chunk >= 1 and 8 <= q.shadow_size <= 8192 and q.pcf >= 0):
+            raise ConfigError(f"--quality settings out of range (supersample 1..8, light-chunk >= 1, shadow-size "
+                              f"8..8192, pcf >= 0): got {q.supersample}, {q.light_chunk}, {q.shadow_size}, {q.pcf}")
+        check_memory(render_bytes(self), f"rendering one {self.size}x{self.size} frame under "
+                     f"{self.dome.n_lights} LEDs", "lower --size or --dome.n-lights")
+
+
+def render_bytes(cfg: SimConfig) -> float:
+    """Estimated peak memory (bytes) of rendering one OLAT set: the float32 OLAT images, their
+    float16 copy and sum, a chunk of shaded lights' intermediates and the supersampled G-buffer."""
+    px = cfg.size * cfg.size
+    L, chunk = cfg.dome.n_lights, min(cfg.quality.light_chunk, cfg.dome.n_lights)
+    return px * (L * 3 * (4 + 4 + 2) + chunk * 3 * 4 * 4 + cfg.quality.supersample ** 2 * 96) + 2e8
+
+
+def _finite(**values: float) -> None:
+    for name, v in values.items():
+        if not math.isfinite(v):
+            raise ConfigError(f"--{name} must be a finite number, got {v}")
 
 
 def stage_camera(cfg: CameraConfig, size: int, device: torch.device | str = "cpu") -> Camera:
@@ -182,6 +219,9 @@ def simulate(out: Path, cfg: SimConfig, overwrite: bool = False,
     (every frame is a pure function of the configuration and its index)."""
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    cfg.validate()
+    check_free_space(out, cfg.frames * olat_frame_bytes(cfg.dome.n_lights, cfg.size, cfg.size) * OLAT_RATIO,
+                     "the dataset")
     stage = make_stage(cfg)
 
     def render(todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:

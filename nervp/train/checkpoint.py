@@ -70,19 +70,42 @@ def save_checkpoint(path: Path, step: int, modules: dict[str, nn.Module],
     os.replace(tmp_js, js)
 
 
+def read_tensors(path: Path, error: type[NervpError], fix: str,
+                 keys: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """The tensors of a .safetensors file that must hold `keys`; `error` naming the file and
+    `fix` when it is missing, truncated or not a safetensors file."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path} is missing: {fix}")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:200]
+        raise error(f"{path} is corrupted or truncated ({e.__class__.__name__}: {first}): {fix}") from e
+    missing = [k for k in keys if k not in tensors]
+    if missing:
+        raise error(f"{path} lacks the tensor {missing[0]!r}: {fix}")
+    return tensors
+
+
 def load_checkpoint(path: Path, modules: dict[str, nn.Module],
                     optimizers: dict[str, torch.optim.Optimizer] | None = None) -> dict:
     """Load weights (strictly) and optimizer state; return the JSON metadata."""
     path = Path(path)
     st, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
+    fix = "delete it to resume from the previous checkpoint"
     try:
         meta = json.loads(js.read_text())
         tensors = load_file(str(st))
     except FileNotFoundError as e:
         raise CheckpointError(f"checkpoint {path} is incomplete ({e.filename} missing): resume from an earlier one") from e
-    except (json.JSONDecodeError, SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {st} is corrupted ({e.__class__.__name__}): delete it to resume "
-                              "from the previous checkpoint") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"checkpoint {js} is corrupted ({e.__class__.__name__}): {fix}") from e
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {st} is corrupted ({e.__class__.__name__}): {fix}") from e
+    if not (isinstance(meta, dict) and isinstance(meta.get("step"), int)
+            and isinstance(meta.get("optimizers", {}), dict)):
+        raise CheckpointError(f"checkpoint {js} is not a checkpoint record (no integer 'step'): {fix}")
     for name, m in modules.items():
         sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
         try:
@@ -92,7 +115,11 @@ def load_checkpoint(path: Path, modules: dict[str, nn.Module],
             raise CheckpointError(f"checkpoint {st} does not fit this model ({first}): the run's config changed; "
                                   "start a new run directory") from e
     for name, opt in (optimizers or {}).items():
-        _load_optimizer(f"opt_{name}", opt, tensors, meta["optimizers"][name])
+        try:
+            _load_optimizer(f"opt_{name}", opt, tensors, meta["optimizers"][name])
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise CheckpointError(f"checkpoint {js} has no usable state of the {name} optimizer "
+                                  f"({e.__class__.__name__}): {fix}") from e
     return meta
 
 

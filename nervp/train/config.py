@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from nervp.device import resolve_device
 from nervp.errors import ConfigError
 from nervp.model.heads import HEADS
 from nervp.model.translator import TranslatorConfig
@@ -95,6 +96,12 @@ class TrainConfig:
                 raise ConfigError(f"--loss.{name.replace('_', '-')} must be a finite number >= 0, got {w}")
         if not 0.0 <= self.loss.gan_start <= 1.0:
             raise ConfigError(f"--loss.gan-start must be in [0, 1], got {self.loss.gan_start}")
+        if self.loss.vgg_weights is not None:
+            raise ConfigError(f"--loss.vgg-weights {self.loss.vgg_weights}: the VGG-19 feature term is not "
+                              "available in this version (the albedo loss is MS-SSIM only): drop --loss.vgg-weights")
+        if self.params not in ("fit", "truth") and not self.params.strip():
+            raise ConfigError("--params must be fit, truth or the path of a face-parameters dataset")
+        resolve_device(self.device)
 
     def lr_factor(self, step: int) -> float:
         """Learning-rate multiplier for the update made at `step` (0-based)."""

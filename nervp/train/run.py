@@ -7,16 +7,17 @@ relighting all go through it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from nervp.device import resolve_device
-from nervp.errors import NervpError
+from nervp.errors import ConfigError, NervpError
 from nervp.fileio import write_json_atomic
 from nervp.lightstage.dome import Dome
 from nervp.model.shape_regressor import ShapeRegressor, train_regressor
@@ -32,12 +33,14 @@ from nervp.store.outputs import (
     output_kind,
     output_lock,
 )
-from nervp.train.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
+from nervp.store.zstore import one_line, read_json
+from nervp.train.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, read_tensors
 from nervp.train.config import TrainConfig
 from nervp.train.data import load_training_set
 from nervp.train.trainer import DistInfo, Trainer, init_distributed
 
 CONFIG = "config.json"
+RUN_FIX = "its run directory is damaged: train a new run (or copy the file back)"
 COND = "conditioning.safetensors"
 
 
@@ -59,6 +62,8 @@ class RunInfo:
         height, width: image size in pixels of the dataset and the network.
         target: JSON record of the target's parameters (source, fit residual, eq. 6 statistics).
         val_frames: frames held out from training (scored by `nervp evaluate`).
+        dataset_id: what identifies the dataset (`dataset_identity`); None for runs made before
+            it was recorded (their size and frame count are compared instead).
     """
 
     train: TrainConfig
@@ -72,21 +77,23 @@ class RunInfo:
     width: int
     target: dict
     val_frames: tuple[int, ...]
+    dataset_id: dict | None = None
 
     def to_json(self) -> dict:
         return {"train": self.train.to_json(), "dataset": self.dataset, "olat_scale": self.olat_scale,
                 "n_frames": self.n_frames, "fps": self.fps, "dome": self.dome, "camera": self.camera,
                 "height": self.height, "width": self.width, "target": self.target,
-                "val_frames": list(self.val_frames)}
+                "val_frames": list(self.val_frames), "dataset_id": self.dataset_id}
 
     @staticmethod
     def from_json(d: dict, path: Path) -> RunInfo:
         """Read a config.json's contents; RunError naming `path` when it is not one."""
         try:
+            ident = d.get("dataset_id")
             return RunInfo(TrainConfig.from_json(d["train"]), str(d["dataset"]), float(d["olat_scale"]),
                            int(d["n_frames"]), float(d["fps"]), dict(d["dome"]), d.get("camera"),
                            int(d["height"]), int(d["width"]), dict(d["target"]),
-                           tuple(int(t) for t in d["val_frames"]))
+                           tuple(int(t) for t in d["val_frames"]), None if ident is None else dict(ident))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise RunError(f"{path} is corrupted or from another nervp version ({e.__class__.__name__}: {e}): "
                            "train a new run") from e
@@ -94,6 +101,46 @@ class RunInfo:
     def dome_model(self) -> Dome:
         """The dataset's dome (LED positions, directions, solid angles, intensities)."""
         return Dome.from_json(self.dome)
+
+
+def dataset_identity(ds: OLATDataset) -> dict:
+    """What identifies a dataset regardless of its path: size, frames, lights, the performer's
+    seed (simulated) and a SHA-256 prefix of its first full-lit frame's bytes."""
+    perf = ds.manifest.get("performer")
+    first = ds.read("full_lit", 0) if ds.has("full_lit") else ds.read("olat", 0)
+    return {"height": ds.height, "width": ds.width, "n_frames": ds.n_frames, "n_lights": ds.n_lights,
+            "performer_seed": perf.get("seed") if isinstance(perf, dict) else None,
+            "fingerprint": hashlib.sha256(first.tobytes()).hexdigest()[:16]}
+
+
+def _describe(ident: dict) -> str:
+    seed = ident.get("performer_seed")
+    return (f"{ident.get('width')}x{ident.get('height')}, {ident.get('n_frames')} frames"
+            + (f", performer {seed}" if seed is not None else "")
+            + (f", fingerprint {ident['fingerprint']}" if ident.get("fingerprint") else ""))
+
+
+def check_run_dataset(info: RunInfo, ds: OLATDataset, run_dir: Path | str) -> None:
+    """RunError naming both when `ds` is not the dataset the run at `run_dir` was trained on."""
+    have = dataset_identity(ds)
+    want = info.dataset_id or {"height": info.height, "width": info.width, "n_frames": info.n_frames}
+    keys = [k for k in want if k in have and want[k] != have[k]]
+    if keys:
+        raise RunError(f"{run_dir} was trained on {info.dataset} ({_describe(want)}) but {ds.path} is another "
+                       f"dataset ({_describe(have)}): use the run's own dataset or a new run directory")
+
+
+def _training_frames(ds: OLATDataset, cfg: TrainConfig) -> int:
+    """Frames left for training after the held-out ones; RunError when the batch is larger."""
+    n_val = max(1, int(round(ds.n_frames * cfg.val_fraction)))
+    n_train = ds.n_frames - n_val
+    if n_train < 1:
+        raise RunError(f"{ds.path} has {ds.n_frames} frames; --val-fraction {cfg.val_fraction} holds out all of "
+                       "them: lower it or record more frames")
+    if cfg.batch > n_train:
+        raise ConfigError(f"--batch {cfg.batch} is larger than the {n_train} training frames of {ds.path}: "
+                          f"use --batch {n_train} or less")
+    return n_train
 
 
 def check_dataset_for_training(ds: OLATDataset) -> None:
@@ -165,6 +212,7 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
 
     ds = load_olat(dataset)
     check_dataset_for_training(ds)
+    _training_frames(ds, cfg)
     m = 2 ** cfg.model.depth
     if ds.height % m or ds.width % m:
         raise RunError(f"{dataset} is {ds.width}x{ds.height}; the translator (depth {cfg.model.depth}) needs sizes "
@@ -175,7 +223,8 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
     cfg_path = run_dir / CONFIG
     wanted = {"train": cfg.to_json(), "dataset": str(Path(dataset).resolve())}
     if cfg_path.exists():
-        have = json.loads(cfg_path.read_text())
+        have = read_json(cfg_path, RunError, "choose a new run directory")
+        check_run_dataset(RunInfo.from_json(have, cfg_path), ds, run_dir)
         try:  # through the dataclass, so settings added since the run was made take their defaults
             old = TrainConfig.from_json(have["train"])
         except (KeyError, TypeError):
@@ -205,7 +254,7 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
         save_file(reg.state_dict(), str(run_dir / "regressor.safetensors"))
     info = RunInfo(cfg, wanted["dataset"], data.olat_scale, ds.n_frames, ds.manifest.get("fps", 25.0),
                    ds.manifest["dome"], ds.manifest.get("camera"), ds.height, ds.width, tgt.meta,
-                   tuple(data.val_idx.tolist()))
+                   tuple(data.val_idx.tolist()), dataset_identity(ds))
     write_json_atomic(cfg_path, info.to_json())
     return info
 
@@ -281,17 +330,21 @@ def _train(dataset: Path, run_dir: Path, cfg: TrainConfig, dinfo: DistInfo, on_s
         info = prepare_run(dataset, run_dir, cfg, extend=extend)
     if dinfo.world > 1:
         torch.distributed.barrier()
-        info = RunInfo.from_json(json.loads((run_dir / CONFIG).read_text()), run_dir / CONFIG)
+        info = RunInfo.from_json(read_json(run_dir / CONFIG, RunError, "prepare the run again"), run_dir / CONFIG)
     done = finished_metrics(run_dir)
     if done is not None and int(done.get("step", -1)) >= cfg.steps:
         return done  # finished: nothing to do, and its final.json is kept as it is
-    tensors = load_file(str(run_dir / COND))
+    tensors = read_tensors(run_dir / COND, RunError, RUN_FIX, ("cond", "beta_bar"))
     ds = load_olat(dataset)
     data = load_training_set(ds, tensors["cond"], cfg.val_fraction)
     reg = None
     if cfg.loss.context > 0 and (run_dir / "regressor.safetensors").exists():
         reg = ShapeRegressor(int(tensors["beta_bar"].numel()))
-        reg.load_state_dict(load_file(str(run_dir / "regressor.safetensors")))
+        reg_path = run_dir / "regressor.safetensors"
+        try:
+            reg.load_state_dict(read_tensors(reg_path, RunError, RUN_FIX))
+        except RuntimeError as e:
+            raise RunError(f"{reg_path} does not fit this run ({one_line(e)}): {RUN_FIX}") from e
         reg.eval().requires_grad_(False)
     trainer = Trainer(run_dir, cfg, data, tensors["beta_bar"], reg, dinfo)
     last = trainer.fit(on_step=on_step, should_stop=should_stop, time_limit_s=time_limit_s)
@@ -332,10 +385,7 @@ def load_run(run_dir: Path | str, device: str = "auto", step: int | None = None)
     cfg_path = run_dir / CONFIG
     if not cfg_path.is_file():
         raise RunError(f"{run_dir} is not a nervp run (no {CONFIG}): train one with `nervp train`")
-    try:
-        raw = json.loads(cfg_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunError(f"{cfg_path} is corrupted ({e.__class__.__name__}): train a new run") from e
+    raw = read_json(cfg_path, RunError, "train a new run")
     info = RunInfo.from_json(raw, cfg_path)
     cfg = info.train
     try:  # the settings' types and values are unchecked JSON until a model is built from them
@@ -354,8 +404,9 @@ def load_run(run_dir: Path | str, device: str = "auto", step: int | None = None)
     elif final.exists():
         step = steps
         try:
-            sd = load_file(str(final))
-            model.load_state_dict(sd, strict=True)
+            model.load_state_dict(read_tensors(final, CheckpointError, "delete it and resume training"), strict=True)
+        except CheckpointError:
+            raise
         except Exception as e:  # safetensors raises several types for damaged files
             raise CheckpointError(f"{final} is corrupted or does not fit this config ({e.__class__.__name__}): "
                                   "delete it and resume training to re-create it") from e
@@ -364,7 +415,7 @@ def load_run(run_dir: Path | str, device: str = "auto", step: int | None = None)
         if last is None:
             raise RunError(f"{run_dir} has no trained weights yet: run `nervp train` first")
         step = int(load_checkpoint(last, {"translator": model})["step"])
-    tensors = load_file(str(run_dir / COND))
+    tensors = read_tensors(run_dir / COND, RunError, RUN_FIX, ("cond", "beta_bar"))
     model.eval().to(resolve_device(device))
     return FinishedRun(run_dir, cfg, info, model, info.olat_scale, tensors["cond"],
                        tensors["beta_bar"], step)

@@ -3,14 +3,13 @@ and the same for a source performer at reenactment time (normalised to the targe
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
 from nervp.errors import NervpError
@@ -23,8 +22,9 @@ from nervp.render.camera import Camera
 from nervp.store.olat import OLATDataset
 from nervp.store.params import KIND as PARAMS_KIND
 from nervp.store.params import load_params
-from nervp.store.zstore import DatasetError, read_manifest
+from nervp.store.zstore import DatasetError, one_line, read_json, read_manifest
 from nervp.structures.face import FaceParams, NormStats
+from nervp.train.checkpoint import read_tensors
 
 PARAMS = "target_params"
 
@@ -135,12 +135,17 @@ def save_target(run_dir: Path, params: FaceParams, stats: NormStats) -> None:
 
 def load_target(run_dir: Path) -> tuple[FaceParams, NormStats]:
     """The target's parameters (β̄, colours, camera) and statistics saved with a run."""
-    t = load_file(str(Path(run_dir) / f"{PARAMS}.safetensors"))
-    meta = json.loads((Path(run_dir) / f"{PARAMS}.json").read_text())
-    cam = Camera(t["R"], t["t"], t["K"], int(meta["width"]), int(meta["height"]))
-    T = t["theta"].shape[0]
-    params = FaceParams(beta=t["beta"], theta=t["theta"], phi=t["phi"], residual=torch.zeros(T),
-                        valid=torch.ones(T, dtype=torch.bool), camera=cam, fps=float(meta["fps"]),
-                        id_names=tuple(meta["id_names"]), expr_names=tuple(meta["expr_names"]),
-                        colour=t.get("colour"), colour_levels=int(meta["colour_levels"]))
-    return params, NormStats.from_json(meta["stats"])
+    fix = "its run directory is damaged: train a new run (or copy the file back)"
+    js = Path(run_dir) / f"{PARAMS}.json"
+    t = read_tensors(Path(run_dir) / f"{PARAMS}.safetensors", NervpError, fix, ("beta", "theta", "phi", "R", "t", "K"))
+    meta = read_json(js, NervpError, fix)
+    try:
+        cam = Camera(t["R"], t["t"], t["K"], int(meta["width"]), int(meta["height"]))
+        T = t["theta"].shape[0]
+        params = FaceParams(beta=t["beta"], theta=t["theta"], phi=t["phi"], residual=torch.zeros(T),
+                            valid=torch.ones(T, dtype=torch.bool), camera=cam, fps=float(meta["fps"]),
+                            id_names=tuple(meta["id_names"]), expr_names=tuple(meta["expr_names"]),
+                            colour=t.get("colour"), colour_levels=int(meta["colour_levels"]))
+        return params, NormStats.from_json(meta["stats"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as e:
+        raise NervpError(f"{js} lacks or garbles {one_line(e)} ({e.__class__.__name__}): {fix}") from e
