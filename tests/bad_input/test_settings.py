@@ -96,9 +96,14 @@ def test_relight(capsys, tiny_olat, tmp_path, args, option):
     refused(capsys, ["relight", tiny_olat, out, *args], inputs=[tiny_olat], outputs=[out], match=option)
 
 
-def test_relight_sequence_beyond_disk(capsys, tiny_olat, tmp_path):
+def test_relight_sequence_beyond_disk(capsys, tiny_olat, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 ** 9, 10 ** 9 - 10 ** 6, 10 ** 6))  # 1 MB free
     out = tmp_path / "frames.exr"
-    refused(capsys, ["relight", tiny_olat, out, "--frames", "1000000", "--hold", "0"], inputs=[tiny_olat],
+    refused(capsys, ["relight", tiny_olat, out, "--frames", "1000", "--hold", "0"], inputs=[tiny_olat],
             outputs=[out, tmp_path / "frames.0000.exr"], match=r"needs about .* GB, .* GB free")
 
 
