@@ -25,16 +25,8 @@ from nervp.errors import ConfigError, NervpError
 from nervp.parse.reports import TrackSummary
 from nervp.parse.smoothing import SmoothConfig, fill_gaps, smooth_track
 from nervp.render.camera import Camera
-from nervp.structures.face import (
-    FULL_FRAME,
-    INTERPOLATED,
-    LOST,
-    METHOD_NAMES,
-    N_LANDMARKS,
-    REDETECTED,
-    TRACKED,
-    FaceTrack,
-)
+from nervp.structures import face as codes  # per-frame tracking codes and landmark count
+from nervp.structures.face import FaceTrack
 
 LEFT_IRIS, RIGHT_IRIS = 473, 468
 
@@ -210,8 +202,8 @@ class FaceTracker:
         if not res.multi_face_landmarks:
             return None
         pts = res.multi_face_landmarks[0].landmark
-        if len(pts) != N_LANDMARKS:
-            raise NervpError(f"MediaPipe returned {len(pts)} landmarks, expected {N_LANDMARKS} "
+        if len(pts) != codes.N_LANDMARKS:
+            raise NervpError(f"MediaPipe returned {len(pts)} landmarks, expected {codes.N_LANDMARKS} "
                              "(refine_landmarks): check the mediapipe version (0.10.14)")
         xy = np.array([(p.x, p.y) for p in pts], np.float64)
         if box is None:
@@ -232,18 +224,18 @@ class FaceTracker:
         return _square((b.xmin + b.width / 2) * W, (b.ymin + b.height / 2) * H, 2.0 * max(w, h))
 
     def __call__(self, img: np.ndarray) -> tuple[np.ndarray | None, int]:
-        lm, method = None, LOST
+        lm, method = None, codes.LOST
         if self.box is not None:
-            lm, method = self._mesh_on(img, self.box), TRACKED
+            lm, method = self._mesh_on(img, self.box), codes.TRACKED
         if lm is None:
             box = self._detect(img)
             if box is not None:
-                lm, method = self._mesh_on(img, box), REDETECTED
+                lm, method = self._mesh_on(img, box), codes.REDETECTED
         if lm is None:
-            lm, method = self._mesh_on(img, None), FULL_FRAME
+            lm, method = self._mesh_on(img, None), codes.FULL_FRAME
         if lm is None:
             self.box = None
-            return None, LOST
+            return None, codes.LOST
         lo, hi = lm.min(0), lm.max(0)
         c = (lo + hi) / 2
         self.box = _square(c[0], c[1], self.cfg.crop_scale * float((hi - lo).max()))
@@ -262,7 +254,7 @@ def track_frames(frames: Frames, cfg: TrackConfig = TrackConfig(),
     T = frames.n_frames
     if T == 0:
         raise NervpError(f"{frames.source} has no frames")
-    raw = np.full((T, N_LANDMARKS, 2), np.nan, np.float32)
+    raw = np.full((T, codes.N_LANDMARKS, 2), np.nan, np.float32)
     method = np.zeros(T, np.int8)
     with FaceTracker(cfg) as tracker:
         for t in range(T):
@@ -285,7 +277,7 @@ def finish_track(raw: np.ndarray, method: np.ndarray, width: int, height: int, f
     max_gap = int(round(cfg.max_gap_s * fps))
     filled, interp = fill_gaps(raw, found, max_gap)
     method = method.copy()
-    method[interp] = INTERPOLATED
+    method[interp] = codes.INTERPOLATED
     valid = found | interp
     scale = float(np.median(inter_ocular(raw[found])))
     lm = smooth_track(np.where(valid[:, None, None], filled, np.nan), fps, cfg.smoothing, max(scale, 1e-6))
@@ -299,12 +291,12 @@ def track_summary(track: FaceTrack) -> TrackSummary:
     return TrackSummary(
         frames=track.n_frames, found=int(track.found.sum()), found_fraction=float(track.found.mean()),
         valid_fraction=float(track.valid.mean()),
-        methods={METHOD_NAMES[k]: int((track.method == k).sum()) for k in range(len(METHOD_NAMES))},
+        methods={codes.METHOD_NAMES[k]: int((track.method == k).sum()) for k in range(len(codes.METHOD_NAMES))},
         gaps=tuple((int(a), int(b)) for a, b in track.gaps()),
-        interpolated_frames=int((track.method == INTERPOLATED).sum()),
+        interpolated_frames=int((track.method == codes.INTERPOLATED).sum()),
         unfilled_frames=int((~track.valid).sum()),
         median_iod_px=track.smoothing.get("scale_px"))
 
 
-__all__ = ["FULL_FRAME", "FaceTracker", "Frames", "TrackConfig", "camera_from_manifest",
+__all__ = ["FaceTracker", "Frames", "TrackConfig", "camera_from_manifest",
            "finish_track", "inter_ocular", "load_frames", "track_frames", "track_summary"]

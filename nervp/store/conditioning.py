@@ -12,16 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nervp.store.zstore import (
-    DatasetError,
-    StoredFrames,
-    array_list,
-    atomic_dataset,
-    frame_array,
-    open_dataset,
-    read_chunk,
-    small_array,
-)
+from nervp.store import zstore
+from nervp.store.zstore import DatasetError
 from nervp.structures.face import ConditioningMaps
 
 KIND = "conditioning"
@@ -40,11 +32,11 @@ def write_conditioning(path: Path, chunks: Iterator[tuple[int, ConditioningMaps]
     """Write maps streamed as (first frame, maps of a chunk of frames) into a `conditioning`
     dataset, one zarr chunk per frame, atomically."""
     man = {"kind": KIND, "n_frames": n_frames, "height": height, "width": width, **manifest}
-    with atomic_dataset(path, man, overwrite) as g:
+    with zstore.atomic_dataset(path, man, overwrite) as g:
         arrs = {}
         for name, (dtype, c, desc) in _MAP_ARRAYS.items():
             shape = (n_frames, height, width) + ((c,) if c else ())
-            arrs[name] = frame_array(g, name, shape, dtype, desc)
+            arrs[name] = zstore.frame_array(g, name, shape, dtype, desc)
         thetas, phis, box, done = [], [], None, 0
         for start, m in chunks:
             sl = slice(start, start + m.n_frames)
@@ -60,20 +52,20 @@ def write_conditioning(path: Path, chunks: Iterator[tuple[int, ConditioningMaps]
                 on_frames(done)
         if done != n_frames:
             raise ValueError(f"wrote {done} frames of maps, declared {n_frames}")
-        small_array(g, "theta", np.concatenate(thetas).astype(np.float32), "rendered head pose, (T, 6)")
-        small_array(g, "phi", np.concatenate(phis).astype(np.float32), "rendered expression, (T, E)")
+        zstore.small_array(g, "theta", np.concatenate(thetas).astype(np.float32), "rendered head pose, (T, 6)")
+        zstore.small_array(g, "phi", np.concatenate(phis).astype(np.float32), "rendered expression, (T, E)")
         man["pncc_box"] = box.tolist()
-        man["arrays"] = array_list(g)
+        man["arrays"] = zstore.array_list(g)
 
 
 @dataclass(frozen=True)
-class ConditioningDataset(StoredFrames):
+class ConditioningDataset(zstore.StoredFrames):
     """A validated, lazily read `conditioning` dataset. Open with `load_conditioning`."""
 
     def maps(self, frames: slice = slice(None)) -> ConditioningMaps:
         """The maps of `frames` as float32 tensors (landmark and mask as stored values)."""
         def rd(name: str) -> np.ndarray:
-            return read_chunk(self.group[name], frames, self.path, name)
+            return zstore.read_chunk(self.group[name], frames, self.path, name)
 
         return ConditioningMaps(
             diffuse=torch.from_numpy(rd("diffuse").astype(np.float32)),
@@ -87,7 +79,7 @@ class ConditioningDataset(StoredFrames):
 def load_conditioning(path: Path | str) -> ConditioningDataset:
     """Open and validate a `conditioning` dataset; raises DatasetError naming any problem."""
     path = Path(path)
-    man, g = open_dataset(path, KIND, "render them again")
+    man, g = zstore.open_dataset(path, KIND, "render them again")
     arrays = man["arrays"]
     if any(k not in arrays for k in (*_MAP_ARRAYS, "theta", "phi")):
         raise DatasetError(f"{path}: manifest lists no complete set of maps: render them again")

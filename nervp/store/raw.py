@@ -21,6 +21,7 @@ import numpy as np
 from nervp.errors import ConfigError, check_stop, cooperative
 from nervp.lightstage.dome import Dome
 from nervp.lightstage.schedule import TRACKING
+from nervp.store import zstore
 from nervp.store.olat import (
     OLATDataset,
     OLATFrame,
@@ -33,26 +34,13 @@ from nervp.store.olat import (
     write_olat_arrays,
 )
 from nervp.store.resume import ResumableWrite, open_work, replace_small
-from nervp.store.zstore import (
-    DatasetError,
-    DomeRecorded,
-    StoredImages,
-    array_list,
-    atomic_dataset,
-    check_arrays,
-    check_output,
-    frame_array,
-    open_group,
-    read_chunk,
-    read_manifest,
-    small_array,
-)
+from nervp.store.zstore import DatasetError
 
 KIND = "raw"
 
 
 @dataclass(frozen=True)
-class RawStream(StoredImages, DomeRecorded):
+class RawStream(zstore.StoredImages, zstore.DomeRecorded):
     """A validated raw stream. Open with `load_raw`."""
 
     @property
@@ -64,13 +52,13 @@ class RawStream(StoredImages, DomeRecorded):
         return str(self.manifest["bayer"])
 
     def small(self, name: str) -> np.ndarray:
-        return read_chunk(self.group[name], slice(None), self.path, name)
+        return zstore.read_chunk(self.group[name], slice(None), self.path, name)
 
     def image(self, i: int) -> np.ndarray:
         """(H, W) uint8 Bayer image i."""
         if not 0 <= i < self.n_images:
             raise IndexError(f"image {i} out of range 0..{self.n_images - 1}")
-        return read_chunk(self.group["images"], i, self.path, "images")
+        return zstore.read_chunk(self.group["images"], i, self.path, "images")
 
     def truth(self) -> OLATDataset | None:
         """Ground-truth OLAT sets at the set middles, when the stream is simulated."""
@@ -82,11 +70,11 @@ class RawStream(StoredImages, DomeRecorded):
 def load_raw(path: Path | str) -> RawStream:
     """Open and validate a raw stream; raises DatasetError naming any problem."""
     path = Path(path)
-    m = read_manifest(path, KIND)
-    group = open_group(path)
+    m = zstore.read_manifest(path, KIND)
+    group = zstore.open_group(path)
     N, H, W = int(m["n_images"]), int(m["height"]), int(m["width"])
     S, L = int(m["n_sets"]), int(m["n_lights"])
-    check_arrays(group, path, {"images": (N, H, W), "pattern": (N,), "time": (N,), "gain": (N,),
+    zstore.check_arrays(group, path, {"images": (N, H, W), "pattern": (N,), "time": (N,), "gain": (N,),
                                "sets_middle": (S,), "sets_olat": (S, L)})
     raw = RawStream(path, m, group)
     pattern = raw.small("pattern")
@@ -146,8 +134,8 @@ def write_raw(path: Path | str, manifest: dict[str, Any], dome: Dome, images: It
     """
     N, H, W = int(manifest["n_images"]), int(manifest["height"]), int(manifest["width"])
     L = dome.n_lights
-    with atomic_dataset(Path(path), manifest, overwrite) as group:
-        arr = frame_array(group, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN")
+    with zstore.atomic_dataset(Path(path), manifest, overwrite) as group:
+        arr = zstore.frame_array(group, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN")
         count = 0
         for i, img in enumerate(images):
             if i >= N:
@@ -161,11 +149,11 @@ def write_raw(path: Path | str, manifest: dict[str, Any], dome: Dome, images: It
                 on_image(i, N)
         if count != N:
             raise ConfigError(f"got {count} images for {N} pattern entries")
-        small_array(group, "pattern", pattern, "LED lit per image, -1 = all-on tracking, (N,)")
-        small_array(group, "time", time, "capture instant (s), (N,)")
-        small_array(group, "gain", gain, "exposure scale per image, (N,)")
-        small_array(group, "sets_middle", sets_middle, "middle tracking image of each set, (S,)")
-        small_array(group, "sets_olat", sets_olat, "image of LED l in set s, (S, L)")
+        zstore.small_array(group, "pattern", pattern, "LED lit per image, -1 = all-on tracking, (N,)")
+        zstore.small_array(group, "time", time, "capture instant (s), (N,)")
+        zstore.small_array(group, "gain", gain, "exposure scale per image, (N,)")
+        zstore.small_array(group, "sets_middle", sets_middle, "middle tracking image of each set, (S,)")
+        zstore.small_array(group, "sets_olat", sets_olat, "image of LED l in set s, (S, L)")
         if truth is not None:
             S = len(truth.frames)
             tman = olat_manifest(dome, S, {
@@ -208,7 +196,7 @@ def write_raw_resumable(path: Path | str, manifest: dict[str, Any], dome: Dome, 
     truth sets, then the images, each marked when written; a rerun with the same job renders
     only what is not marked, and the stream is byte-identical to an uninterrupted write."""
     path = Path(path)
-    check_output(path, overwrite)
+    zstore.check_output(path, overwrite)
     N, S = int(manifest["n_images"]), len(job.sets_middle)
     key = {"writer": "raw/1", "settings": job.settings, "manifest": manifest}
     with open_work(path, key, overwrite) as work, cooperative():
@@ -235,7 +223,7 @@ def write_raw_resumable(path: Path | str, manifest: dict[str, Any], dome: Dome, 
 
 def _raw_arrays(group: Any, first: OLATFrame, N: int, S: int) -> None:
     H, W = first.olat.shape[1:3]
-    frame_array(group, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN")
+    zstore.frame_array(group, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN")
     create_image_arrays(group.create_group("truth"), first, S, first.olat.shape[0], H, W)
 
 
@@ -249,12 +237,12 @@ def _finish_raw(work: ResumableWrite, manifest: dict[str, Any], dome: Dome, job:
                              ("sets_middle", job.sets_middle, "middle tracking image of each set, (S,)"),
                              ("sets_olat", job.sets_olat, "image of LED l in set s, (S, L)")):
         replace_small(g, name)
-        small_array(g, name, data, desc)
+        zstore.small_array(g, name, data, desc)
     put_recorded(g["truth"], recorded, job.beta)
     H, W = int(manifest["height"]), int(manifest["width"])
     tman = olat_manifest(dome, len(recorded), {
         "height": H, "width": W, **{k: manifest[k] for k in ("camera", "head_model") if k in manifest}})
     if job.fps is not None:
         tman["fps"] = job.fps
-    tman["arrays"] = array_list(g["truth"])
+    tman["arrays"] = zstore.array_list(g["truth"])
     work.publish({**manifest, "truth": tman}, overwrite)
