@@ -89,7 +89,7 @@ def fuzz_loop(t: Target, seconds: float, seed: int, crashes: Path) -> dict:
                 raise RuntimeError(f"seed of {t.name} does not read: {e!r}")
         seen_refusals: set[str] = set()
         found: dict[str, int] = {}
-        n, start = 0, time.monotonic()
+        n, start, cpu0 = 0, time.monotonic(), time.process_time()
         while time.monotonic() - start < seconds:
             data = mutate(rng.choice(corpus), rng, corpus, t.json)
             e = execute(t, path, data)
@@ -111,7 +111,7 @@ def fuzz_loop(t: Target, seconds: float, seed: int, crashes: Path) -> dict:
                 traceback.print_exception(e, limit=-4, file=sys.stdout)
             path.write_bytes(original)
         return {"target": t.name, "mode": "mutation", "seed": seed, "seconds": round(time.monotonic() - start, 1),
-                "executions": n, "crashes": found}
+                "cpu_seconds": round(time.process_time() - cpu0, 1), "executions": n, "crashes": found}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
