@@ -1,0 +1,95 @@
+"""The page as static files: index.html, its scripts, scene.json and binary textures.
+
+Layout of an export directory (docs/VIEW.md):
+
+    index.html view.css view.js gl.js lighting.js hdr.js   the page (copied from static/)
+    scene.json          sizes, LED data, triangles, looks, environment list (`scene_description`)
+    scene.js            the same object as a script (`window.NERVP_SCENE = ...`)
+    frames/NNNN.bin     per frame: basis (K, H, W, 3) then alpha (H, W), little-endian float16
+    env/NAME.bin        each named environment: (H, 2H, 3) little-endian float32 linear radiance
+
+The directory is built under a temporary sibling name and renamed into place at the end, so
+an interrupted or failed export leaves nothing at the destination.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from nervp.errors import ConfigError, check_stop
+from nervp.view.app import ViewScene, environments, scene_description
+
+STATIC = Path(__file__).resolve().parent / "static"
+PAGE_FILES = ("index.html", "view.css", "view.js", "gl.js", "lighting.js", "hdr.js")
+
+
+def frame_bytes(scene: ViewScene, t: int) -> bytes:
+    """Frame t's texture data as the page reads it (module docstring)."""
+    basis, alpha = scene.frame(t)
+    parts = [np.ascontiguousarray(basis, dtype="<f2").tobytes()]
+    if alpha is not None:
+        parts.append(np.ascontiguousarray(alpha, dtype="<f2").tobytes())
+    return b"".join(parts)
+
+
+def _check_destination(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} already exists: pass --overwrite to replace it, or choose another --export")
+    if out.exists() and not (out / "scene.json").is_file():
+        raise ConfigError(f"{out} exists and is not an exported page: choose another --export directory")
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out.parent}: no such directory for --export")
+    if not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"{out.parent} is not writable: choose another --export directory")
+
+
+def export_page(scene: ViewScene, out: Path | str, overwrite: bool = False,
+                on_frame: Callable[[int], None] | None = None) -> Path:
+    """Write the page for `scene` at directory `out` (atomic: all or nothing); returns `out`."""
+    out = Path(out).absolute()
+    _check_destination(out, overwrite)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        (tmp / "frames").mkdir(parents=True)
+        (tmp / "env").mkdir()
+        for name in PAGE_FILES:
+            shutil.copyfile(STATIC / name, tmp / name)
+        env_files = {}
+        for name, env in environments().items():
+            rel = f"env/{name}.bin"
+            (tmp / rel).write_bytes(np.ascontiguousarray(env.radiance, dtype="<f4").tobytes())
+            env_files[name] = (rel, env.height)
+        frame_files = []
+        for t in range(scene.n_frames):
+            check_stop()
+            rel = f"frames/{t:04d}.bin"
+            (tmp / rel).write_bytes(frame_bytes(scene, t))
+            frame_files.append(rel)
+            if on_frame is not None:
+                on_frame(t)
+        desc = scene_description(scene, frame_files, env_files)
+        text = json.dumps(desc, separators=(",", ":"))
+        (tmp / "scene.json").write_text(text)
+        (tmp / "scene.js").write_text(f"window.NERVP_SCENE = {text};\n")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def export_size(path: Path | str) -> int:
+    """Bytes of every file under an export directory."""
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
