@@ -48,15 +48,21 @@ def port_free(port: int) -> None:
             bind(port).server_close()  # raises the one-line error
 
 
+def start(directory: Path | str, server: ThreadingHTTPServer) -> tuple[str, threading.Thread]:
+    """Serve `directory` with `server` from a background thread; returns the page's address
+    and the thread (stop it with `server.shutdown()`)."""
+    server.RequestHandlerClass = functools.partial(_Quiet, directory=str(Path(directory)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    return f"http://{HOST}:{server.server_address[1]}/", thread
+
+
 def serve(directory: Path | str, server: ThreadingHTTPServer,
           ready: Callable[[str], None] | None = None) -> None:
     """Serve `directory` with `server` until a stop is requested (Ctrl-C: SIGINT)."""
-    server.RequestHandlerClass = functools.partial(_Quiet, directory=str(Path(directory)))
-    url = f"http://{HOST}:{server.server_address[1]}/"
+    url, thread = start(directory, server)
     if ready is not None:
         ready(url)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
     try:
         while not stop_requested():
             thread.join(0.2)

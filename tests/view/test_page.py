@@ -1,0 +1,150 @@
+"""The exported page in headless Chromium against `nervp relight`: the same field, frame and
+lighting give the same picture; the page's LED weights are the product's; rotation, dropped
+maps and bad dropped files behave."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nervp.cli import main
+from nervp.relight import env_weights, led_calibration, load_envmap, parse_lighting, rotate_lighting, weights_for
+from nervp.relight.procedural import sky_env
+from nervp.store.field import open_source
+
+
+def relight_png(field, tmp_path, light: str, rot: float, auto: bool, name: str = "r") -> np.ndarray:
+    """Frame 0 of `nervp relight` over black, as (H, W, 3) uint8."""
+    out = tmp_path / f"{name}.png"
+    args = ["relight", str(field), str(out), "--light", light, "--rotate", str(rot), "--background", "black",
+            "--hold", "0", "--frames", "1", "--no-strip"]
+    assert main(args + ([] if auto else ["--no-auto-exposure"])) == 0
+    return np.asarray(Image.open(tmp_path / f"{name}.0000.png"))[..., :3]
+
+
+def product_weights(field, light, rot: float) -> np.ndarray:
+    src = open_source(field)
+    return weights_for(rotate_lighting(parse_lighting(str(light)), rot), src.dome, led_calibration(src.dome, src.gain))
+
+
+@pytest.mark.parametrize(("light", "rot", "auto"), [("rembrandt", 90, 0), ("sky", -30, 1), ("top", 45, 0)])
+def test_page_matches_nervp_relight(page, view_field, tmp_path, light, rot, auto):
+    page.open(f"look={light}&rot={rot}&exposure=0&auto={auto}&bg=black&play=0&frame=0")
+    assert page.js("return nervpView.error") is None, page.message()
+    # the page's LED weights are the product's: same float32 values (float64 arithmetic on both
+    # sides; 1e-6 allows a last-bit difference in a sum's order)
+    want = product_weights(view_field, light, rot)
+    np.testing.assert_allclose(page.led_weights(), want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
+    got = page.pixels()
+    ref = relight_png(view_field, tmp_path, light, rot, bool(auto))
+    assert (got[..., 3] == 255).all()
+    diff = np.abs(got[..., :3].astype(np.float64) - ref)
+    # float32 sums in a different order and the GPU's pow/exp: a rounding step at most here and there
+    assert diff.mean() <= 1.0, diff.mean()
+    assert ref.mean() > 5  # not a black picture compared with a black picture
+
+
+def test_rotation_turns_the_lighting(page):
+    page.open("look=key-fill-rim&rot=0&exposure=0&auto=0&bg=black&play=0")
+    a = page.pixels().astype(np.float64)
+    page.js("nervpView.setState({rot: 90})")
+    b = page.pixels().astype(np.float64)
+    assert "rot=90" in page.js("return location.hash")
+    assert np.abs(a - b).mean() > 3  # the key moved from camera-right-front to behind
+    page.js("nervpView.setState({rot: 360})")
+    c = page.pixels().astype(np.float64)
+    assert np.abs(a - c).max() <= 1  # a full turn: the same weights up to rounding
+
+
+def test_frames_differ_and_state_is_in_the_url(page):
+    page.open("look=studio&rot=10&exposure=-1&auto=0&bg=black&play=0&frame=1")
+    page.wait("nervpView.loaded")
+    one = page.pixels()
+    page.js("nervpView.setState({frame: 0})")
+    zero = page.pixels()
+    assert not np.array_equal(one, zero)
+    h = page.js("return location.hash")
+    for kv in ("look=studio", "rot=10", "exposure=-1", "auto=0", "frame=0"):
+        assert kv in h, h
+    dark = zero.astype(np.float64).mean()
+    page.js("nervpView.setState({exposure: 0})")
+    assert page.pixels().astype(np.float64).mean() > dark  # one stop brighter
+
+
+def _drop(page, path, name=None) -> None:
+    data = base64.b64encode(path.read_bytes()).decode()
+    page.js("""
+        const [b64, name] = arguments; const bin = atob(b64); const u = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+        const dt = new DataTransfer(); dt.items.add(new File([u], name));
+        document.getElementById('canvas').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+    """, data, name or path.name)
+    page.wait("!nervpView.mapBusy")
+
+
+def test_dropped_hdr_map_is_applied(page, view_field, tmp_path):
+    from nervp.relight import save_envmap
+
+    env = sky_env(sun_azimuth=70, sun_elevation=20, height=32, name="drop")
+    path = tmp_path / "drop.hdr"
+    save_envmap(path, env)  # OpenCV's RLE RGBE, read back below by OpenCV and on the page
+    page.open("look=rembrandt&rot=45&exposure=0&auto=0&bg=black&play=0")
+    before = page.pixels()
+    _drop(page, path)
+    assert page.js("return nervpView.error") is None, page.message()
+    assert page.js("return nervpView.state.look") == "dropped"
+    src = open_source(view_field)
+    want = env_weights(load_envmap(path).rotated_y(45), src.dome, led_calibration(src.dome, src.gain))
+    np.testing.assert_allclose(page.led_weights(), want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
+    after = page.pixels()
+    assert np.abs(after.astype(np.float64) - before).mean() > 1
+    ref = relight_png(view_field, tmp_path, str(path), 45, False)
+    assert np.abs(after[..., :3].astype(np.float64) - ref).mean() <= 1.0
+
+
+def test_exr_map_through_the_file_input(page, view_field, tmp_path):
+    from nervp.imaging.hdrio import write_exr
+
+    env = sky_env(sun_azimuth=-100, sun_elevation=40, height=64, name="exr")
+    path = tmp_path / "map.exr"
+    write_exr(path, env.radiance)  # ZIP-compressed half floats
+    page.open("look=studio&rot=0&exposure=0&auto=0&bg=black&play=0")
+    page.d.find_element("id", "map-input").send_keys(str(path))
+    page.wait("nervpView.state.look === 'dropped' || nervpView.error")
+    assert page.js("return nervpView.error") is None, page.message()
+    src = open_source(view_field)
+    want = env_weights(load_envmap(path), src.dome, led_calibration(src.dome, src.gain))
+    np.testing.assert_allclose(page.led_weights(), want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
+
+
+def _bad_files(tmp_path):
+    from nervp.imaging.hdrio import write_exr, write_hdr
+
+    (tmp_path / "notes.txt").write_text("not a map")
+    (tmp_path / "junk.hdr").write_bytes(b"\x89PNG\r\n" + bytes(200))
+    rad = np.ones((16, 32, 3), np.float32)
+    rad[3, 5, 1] = math.nan
+    write_exr(tmp_path / "nan.exr", rad, half=False)
+    write_hdr(tmp_path / "square.hdr", np.ones((16, 16, 3), np.float32))
+    return [("notes.txt", "not an environment map"), ("junk.hdr", "not a Radiance .hdr file"),
+            ("nan.exr", "1 texels are NaN or infinite"), ("square.hdr", "twice as wide as high, got 16x16")]
+
+
+def test_bad_dropped_files_say_why_and_change_nothing(page, tmp_path):
+    page.open("look=rim&rot=0&exposure=0&auto=0&bg=black&play=0")
+    before = page.pixels()
+    for name, says in _bad_files(tmp_path):
+        _drop(page, tmp_path / name)
+        assert says in page.message(), (name, page.message())
+        assert page.js("return document.getElementById('message').className") == "error"
+        assert page.js("return nervpView.state.look") == "rim"
+        assert np.array_equal(page.pixels(), before)
+
+
+def test_unknown_look_in_the_url_is_reported(page):
+    page.open("look=disco&bg=black&play=0")
+    assert "unknown lighting disco" in page.message()
