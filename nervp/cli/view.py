@@ -24,6 +24,9 @@ class View:
     """Write the page as static files into this directory (opens from any static host) and exit."""
     rank: int = 16
     """Basis images per frame when SOURCE is an OLAT dataset (a field keeps its own)."""
+    standalone: bool = False
+    """With --export: data files as scripts (a third larger) so the page also opens from disk
+    (file://), where browsers refuse to read data files."""
     overwrite: bool = False
     """Replace an existing --export directory."""
 
@@ -42,13 +45,15 @@ class View:
         def write(out: Path, overwrite: bool) -> Path:
             with progress_bar("frames") as bar:
                 task = bar.add_task("export", total=scene.n_frames)
-                return export_page(scene, out, overwrite, on_frame=lambda t: bar.update(task, completed=t + 1))
+                return export_page(scene, out, overwrite, on_frame=lambda t: bar.update(task, completed=t + 1),
+                                   standalone=self.standalone)
 
         if self.export is not None:
             out = write(self.export, self.overwrite)
             console.print(f"wrote {out} ({scene.n_frames} frames, rank {scene.rank}, "
-                          f"{scene.width}x{scene.height}, {export_size(out) / 1e6:.1f} MB); serve it with "
-                          f"any static host, e.g. `python -m http.server -d {out}`")
+                          f"{scene.width}x{scene.height}, {export_size(out) / 1e6:.1f} MB); "
+                          + (f"open {out / 'index.html'}" if self.standalone else
+                             f"serve it with any static host, e.g. `python -m http.server -d {out}`"))
             return
         server = bind(self.port)
         try:

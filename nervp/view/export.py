@@ -8,12 +8,17 @@ Layout of an export directory (docs/VIEW.md):
     frames/NNNN.bin     per frame: basis (K, H, W, 3) then alpha (H, W), little-endian float16
     env/NAME.bin        each named environment: (H, 2H, 3) little-endian float32 linear radiance
 
+With `standalone`, each .bin is written instead as a script NAME.js holding the same bytes in
+base64 (`nervpData("frames/0000.bin", "...")`, a third larger), because browsers let a page
+opened from disk (file://) load scripts but not read data files.
+
 The directory is built under a temporary sibling name and renamed into place at the end, so
 an interrupted or failed export leaves nothing at the destination.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -49,9 +54,18 @@ def _check_destination(out: Path, overwrite: bool) -> None:
         raise ConfigError(f"{out.parent} is not writable: choose another --export directory")
 
 
+def _write_data(root: Path, rel: str, data: bytes, standalone: bool) -> None:
+    if standalone:
+        b64 = base64.b64encode(data).decode("ascii")
+        (root / rel).with_suffix(".js").write_text(f'nervpData("{rel}", "{b64}");\n')
+    else:
+        (root / rel).write_bytes(data)
+
+
 def export_page(scene: ViewScene, out: Path | str, overwrite: bool = False,
-                on_frame: Callable[[int], None] | None = None) -> Path:
-    """Write the page for `scene` at directory `out` (atomic: all or nothing); returns `out`."""
+                on_frame: Callable[[int], None] | None = None, standalone: bool = False) -> Path:
+    """Write the page for `scene` at directory `out` (atomic: all or nothing); returns `out`.
+    `standalone`: data as scripts, so the page also opens from disk (module docstring)."""
     out = Path(out).absolute()
     _check_destination(out, overwrite)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
@@ -64,17 +78,17 @@ def export_page(scene: ViewScene, out: Path | str, overwrite: bool = False,
         env_files = {}
         for name, env in environments().items():
             rel = f"env/{name}.bin"
-            (tmp / rel).write_bytes(np.ascontiguousarray(env.radiance, dtype="<f4").tobytes())
+            _write_data(tmp, rel, np.ascontiguousarray(env.radiance, dtype="<f4").tobytes(), standalone)
             env_files[name] = (rel, env.height)
         frame_files = []
         for t in range(scene.n_frames):
             check_stop()
             rel = f"frames/{t:04d}.bin"
-            (tmp / rel).write_bytes(frame_bytes(scene, t))
+            _write_data(tmp, rel, frame_bytes(scene, t), standalone)
             frame_files.append(rel)
             if on_frame is not None:
                 on_frame(t)
-        desc = scene_description(scene, frame_files, env_files)
+        desc = {**scene_description(scene, frame_files, env_files), "encoding": "js" if standalone else "bin"}
         text = json.dumps(desc, separators=(",", ":"))
         (tmp / "scene.json").write_text(text)
         (tmp / "scene.js").write_text(f"window.NERVP_SCENE = {text};\n")

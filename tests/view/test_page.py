@@ -148,3 +148,25 @@ def test_bad_dropped_files_say_why_and_change_nothing(page, tmp_path):
 def test_unknown_look_in_the_url_is_reported(page):
     page.open("look=disco&bg=black&play=0")
     assert "unknown lighting disco" in page.message()
+
+
+def test_standalone_export_opens_from_disk(page, view_field, tmp_path):
+    from nervp.view import export_page, open_scene
+
+    state = "look=cyberpunk&rot=-60&exposure=0.5&auto=1&bg=env&play=0&frame=1"
+    page.open(state)
+    page.wait("nervpView.loaded")
+    served = page.pixels()
+    scene = open_scene(view_field)
+    disk = export_page(scene, tmp_path / "standalone", standalone=True)
+    assert not list(disk.rglob("*.bin"))
+    page.url = (disk / "index.html").as_uri()
+    page.open(state)
+    page.wait("nervpView.loaded")
+    assert page.js("return location.protocol") == "file:"
+    assert np.array_equal(page.pixels(), served)
+    # a plain export (data files) opened from disk says how to open it
+    plain = export_page(scene, tmp_path / "plain")
+    page.url = (plain / "index.html").as_uri()
+    page.open(state)
+    assert "--standalone" in page.message()

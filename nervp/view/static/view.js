@@ -328,7 +328,18 @@
     });
   }
 
+  // A data file: fetched, or (a standalone export, which also opens from disk) loaded as the
+  // script beside it, which hands its bytes in base64 to nervpData.
+  const scripted = {};
+  global.nervpData = (name, b64) => { scripted[name] = b64; };
+
   async function fetchBytes(url) {
+    if (view.scene.encoding === 'js') {
+      await loadScript(url.replace(/\.bin$/, '.js'));
+      const b64 = scripted[url];
+      delete scripted[url];
+      return (await fetch('data:application/octet-stream;base64,' + b64)).arrayBuffer();
+    }
     const r = await fetch(url);
     if (!r.ok) throw new Error(`${url}: ${r.status} ${r.statusText}`);
     return r.arrayBuffer();
@@ -353,9 +364,10 @@
       $('renderer').textContent = view.renderer.renderer();
       view.pixelToWorld = sc.camera ? pixelToWorld(sc.camera) : [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
       if (!sc.has_alpha) $('bg').disabled = true;
-      if (location.protocol === 'file:') {
+      if (location.protocol === 'file:' && sc.encoding !== 'js') {
         throw new Error('browsers do not let a page opened from disk read its data files: serve this folder ' +
-          '(`nervp view FIELD`, or `python -m http.server -d THIS_FOLDER` and open http://127.0.0.1:8000/)');
+          '(`nervp view FIELD`, or `python -m http.server -d THIS_FOLDER` and open http://127.0.0.1:8000/), ' +
+          'or export it with `nervp view FIELD --export DIR --standalone`');
       }
       view.envs = {};
       for (const [name, e] of Object.entries(sc.environments)) {
