@@ -32,12 +32,12 @@ class View:
 
     def run(self) -> None:
         from nervp.progress import console, progress_bar
-        from nervp.view.export import _check_destination, export_page, export_size
-        from nervp.view.server import bind, port_free, serve
         from nervp.view.app import open_scene
+        from nervp.view.export import check_destination, export_page, export_size
+        from nervp.view.server import bind, port_free, serve
 
         if self.export is not None:
-            _check_destination(self.export.absolute(), self.overwrite)
+            check_destination(self.export.absolute(), self.overwrite)
         else:
             port_free(self.port)
         scene = open_scene(self.source, self.rank)

@@ -43,7 +43,7 @@ def frame_bytes(scene: ViewScene, t: int) -> bytes:
     return b"".join(parts)
 
 
-def _check_destination(out: Path, overwrite: bool) -> None:
+def check_destination(out: Path, overwrite: bool) -> None:
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} already exists: pass --overwrite to replace it, or choose another --export")
     if out.exists() and not (out / "scene.json").is_file():
@@ -67,7 +67,7 @@ def export_page(scene: ViewScene, out: Path | str, overwrite: bool = False,
     """Write the page for `scene` at directory `out` (atomic: all or nothing); returns `out`.
     `standalone`: data as scripts, so the page also opens from disk (module docstring)."""
     out = Path(out).absolute()
-    _check_destination(out, overwrite)
+    check_destination(out, overwrite)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:

@@ -12,7 +12,14 @@ import pytest
 from PIL import Image
 
 from nervp.cli import main
-from nervp.relight import env_weights, led_calibration, load_envmap, parse_lighting, rotate_lighting, weights_for
+from nervp.relight import (
+    env_weights,
+    led_calibration,
+    load_envmap,
+    parse_lighting,
+    rotate_lighting,
+    weights_for,
+)
 from nervp.relight.procedural import sky_env
 from nervp.store.field import open_source
 
