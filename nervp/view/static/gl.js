@@ -8,25 +8,70 @@
 in vec2 pos;
 void main() { gl_Position = vec4(pos, 0.0, 1.0); }`;
 
+  // EnvMap.sample (bilinear, rows clamped, columns wrapping) and env_view (2 x 2 rays per pixel
+  // through R^T K^-1): the environment background, shared by both programs.
+  const ENV_GLSL = `
+uniform sampler2D envTex;       // equirectangular RGBA32F radiance (map frame)
+uniform mat3 pixelToWorld;      // R^T K^-1: pixel (x + 1/2, y + 1/2, 1) -> world ray
+uniform mat3 worldToMap;        // the environment's rotation, transposed
+const float PI = 3.14159265358979;
+
+vec3 envTexel(ivec2 t) { return texelFetch(envTex, t, 0).rgb; }
+
+vec3 sampleEnv(vec3 world) {
+  ivec2 size = textureSize(envTex, 0);
+  vec3 d = worldToMap * normalize(world);
+  float theta = acos(clamp(d.y, -1.0, 1.0));
+  float phi = atan(d.x, -d.z);
+  float y = clamp(theta * (float(size.y) / PI) - 0.5, 0.0, float(size.y - 1));
+  float x = (phi + PI) * (float(size.x) / (2.0 * PI)) - 0.5;
+  float y0 = floor(y), x0 = floor(x);
+  float fy = y - y0, fx = x - x0;
+  int iy0 = int(y0), iy1 = min(iy0 + 1, size.y - 1);
+  int ix0 = int(mod(x0, float(size.x))), ix1 = int(mod(x0 + 1.0, float(size.x)));
+  vec3 top = envTexel(ivec2(ix0, iy0)) * (1.0 - fx) + envTexel(ivec2(ix1, iy0)) * fx;
+  vec3 bot = envTexel(ivec2(ix0, iy1)) * (1.0 - fx) + envTexel(ivec2(ix1, iy1)) * fx;
+  return top * (1.0 - fy) + bot * fy;
+}
+
+vec3 envView(ivec2 p) {
+  vec3 bg = vec3(0.0);
+  for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) {
+    vec2 q = vec2(p) + (vec2(float(j), float(i)) + 0.5) * 0.5;
+    bg += 0.25 * sampleEnv(pixelToWorld * vec3(q, 1.0));
+  }
+  return bg;
+}`;
+
+  // The environment's view, rendered once per lighting change into a float texture (so a
+  // playing video pays for the K-term sum only).
+  const BG_FRAG = `#version 300 es
+precision highp float;
+precision highp int;
+${ENV_GLSL}
+uniform int height;
+out vec4 colour;
+void main() {
+  colour = vec4(envView(ivec2(int(gl_FragCoord.x), height - 1 - int(gl_FragCoord.y))), 1.0);
+}`;
+
   const frag = (K) => `#version 300 es
 precision highp float;
 precision highp int;
 precision highp sampler2DArray;
+${ENV_GLSL}
 uniform sampler2DArray basis;   // K layers of (H, W) RGB16F, row 0 = top of the picture
 uniform sampler2D alphaTex;     // (H, W) R16F coverage
-uniform sampler2D envTex;       // equirectangular RGBA32F radiance (map frame)
 uniform sampler2D imageTex;     // background picture, sRGB-encoded RGBA8
+uniform sampler2D bgView;       // the environment's view (BG_FRAG), rows bottom-up
 uniform vec3 v[${K}];           // basis weights: coeffs @ LED weights
 uniform float exposure;         // multiplier (auto x 2^ev)
 uniform int bgMode;             // 0 black, 1 environment, 2 picture, 3 none (transparent)
+uniform bool bgPrecomputed;     // the environment's view is in bgView
 uniform bool hasAlpha;
-uniform mat3 pixelToWorld;      // R^T K^-1: pixel (x + 1/2, y + 1/2, 1) -> world ray
-uniform mat3 worldToMap;        // the environment's rotation, transposed
 uniform vec2 imageScale;        // cover-fit of the picture: uv = (p / size - 1/2) * scale + 1/2
 uniform int height;
 out vec4 colour;
-
-const float PI = 3.14159265358979;
 
 vec3 hable(vec3 x) {
   const float A = 0.15, B = 0.50, C = 0.10, D = 0.20, E = 0.02, F = 0.30;
@@ -48,36 +93,14 @@ vec3 srgbDecode(vec3 x) {
   return mix(pow((x + 0.055) / 1.055, vec3(2.4)), x / 12.92, lessThanEqual(x, vec3(0.04045)));
 }
 
-vec3 envTexel(ivec2 t) { return texelFetch(envTex, t, 0).rgb; }
-
-// EnvMap.sample: bilinear, rows clamped, columns wrapping.
-vec3 sampleEnv(vec3 world) {
-  ivec2 size = textureSize(envTex, 0);
-  vec3 d = worldToMap * normalize(world);
-  float theta = acos(clamp(d.y, -1.0, 1.0));
-  float phi = atan(d.x, -d.z);
-  float y = clamp(theta * (float(size.y) / PI) - 0.5, 0.0, float(size.y - 1));
-  float x = (phi + PI) * (float(size.x) / (2.0 * PI)) - 0.5;
-  float y0 = floor(y), x0 = floor(x);
-  float fy = y - y0, fx = x - x0;
-  int iy0 = int(y0), iy1 = min(iy0 + 1, size.y - 1);
-  int ix0 = int(mod(x0, float(size.x))), ix1 = int(mod(x0 + 1.0, float(size.x)));
-  vec3 top = envTexel(ivec2(ix0, iy0)) * (1.0 - fx) + envTexel(ivec2(ix1, iy0)) * fx;
-  vec3 bot = envTexel(ivec2(ix0, iy1)) * (1.0 - fx) + envTexel(ivec2(ix1, iy1)) * fx;
-  return top * (1.0 - fy) + bot * fy;
-}
-
 void main() {
   ivec2 p = ivec2(int(gl_FragCoord.x), height - 1 - int(gl_FragCoord.y));
   vec3 c = vec3(0.0);
   for (int k = 0; k < ${K}; k++) c += v[k] * texelFetch(basis, ivec3(p, k), 0).rgb;
   float a = hasAlpha ? clamp(texelFetch(alphaTex, p, 0).r, 0.0, 1.0) : 1.0;
   vec3 bg = vec3(0.0);
-  if (bgMode == 1) {  // composite.background.env_view: 2 x 2 rays per pixel
-    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) {
-      vec2 q = vec2(p) + (vec2(float(j), float(i)) + 0.5) * 0.5;
-      bg += 0.25 * sampleEnv(pixelToWorld * vec3(q, 1.0));
-    }
+  if (bgMode == 1) {
+    bg = bgPrecomputed ? texelFetch(bgView, ivec2(gl_FragCoord.xy), 0).rgb : envView(p);
   } else if (bgMode == 2) {  // the picture keeps its own brightness: linear / exposure
     vec2 size = vec2(textureSize(alphaTex, 0));
     vec2 uv = ((vec2(p) + 0.5) / size - 0.5) * imageScale + 0.5;
@@ -86,6 +109,8 @@ void main() {
   vec3 shown = srgbEncode(filmic(c * exposure + (1.0 - a) * bg * exposure));
   colour = bgMode == 3 ? vec4(shown * a, a) : vec4(shown, 1.0);
 }`;
+
+  const colMajor = (m) => [m[0][0], m[1][0], m[2][0], m[0][1], m[1][1], m[2][1], m[0][2], m[1][2], m[2][2]];
 
   function compile(gl, type, src) {
     const s = gl.createShader(type);
@@ -101,25 +126,34 @@ void main() {
       if (!gl) throw new Error('this browser has no WebGL2: the page cannot relight');
       this.gl = gl; this.K = K; this.H = H; this.W = W;
       canvas.width = W; canvas.height = H;
-      const prog = gl.createProgram();
-      gl.attachShader(prog, compile(gl, gl.VERTEX_SHADER, VERT));
-      gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, frag(K)));
-      gl.linkProgram(prog);
-      if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error('shader: ' + gl.getProgramInfoLog(prog));
-      this.prog = prog;
-      gl.useProgram(prog);
       const buf = gl.createBuffer();
       gl.bindBuffer(gl.ARRAY_BUFFER, buf);
       gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 3, -1, -1, 3]), gl.STATIC_DRAW);
-      const loc = gl.getAttribLocation(prog, 'pos');
-      gl.enableVertexAttribArray(loc);
-      gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
-      this.u = {};
-      for (const n of ['basis', 'alphaTex', 'envTex', 'imageTex', 'v', 'exposure', 'bgMode', 'hasAlpha',
-        'pixelToWorld', 'worldToMap', 'imageScale', 'height']) this.u[n] = gl.getUniformLocation(prog, n);
-      gl.uniform1i(this.u.basis, 0); gl.uniform1i(this.u.alphaTex, 1);
-      gl.uniform1i(this.u.envTex, 2); gl.uniform1i(this.u.imageTex, 3);
-      gl.uniform1i(this.u.height, H);
+      const program = (fragSrc, names) => {
+        const prog = gl.createProgram();
+        gl.attachShader(prog, compile(gl, gl.VERTEX_SHADER, VERT));
+        gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, fragSrc));
+        gl.bindAttribLocation(prog, 0, 'pos');
+        gl.linkProgram(prog);
+        if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error('shader: ' + gl.getProgramInfoLog(prog));
+        const u = {};
+        for (const n of names) u[n] = gl.getUniformLocation(prog, n);
+        gl.useProgram(prog);
+        for (const [n, unit] of [['basis', 0], ['alphaTex', 1], ['envTex', 2], ['imageTex', 3], ['bgView', 4]]) {
+          if (u[n]) gl.uniform1i(u[n], unit);
+        }
+        gl.uniform1i(u.height, H);
+        return { prog, u };
+      };
+      gl.enableVertexAttribArray(0);
+      gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
+      const envNames = ['envTex', 'pixelToWorld', 'worldToMap', 'height'];
+      // a float render target for the environment's view, where the browser has one
+      this.bgProg = gl.getExtension('EXT_color_buffer_float') ? program(BG_FRAG, envNames) : null;
+      const main = program(frag(K), [...envNames, 'basis', 'alphaTex', 'imageTex', 'bgView', 'v', 'exposure',
+        'bgMode', 'bgPrecomputed', 'hasAlpha', 'imageScale']);
+      this.prog = main.prog;
+      this.u = main.u;
       gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
       this.basis = this._tex(0, gl.TEXTURE_2D_ARRAY);
       gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGB16F, W, H, K);
@@ -129,6 +163,31 @@ void main() {
       gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA32F, 1, 1, 0, gl.RGBA, gl.FLOAT, new Float32Array(4));
       this.image = this._tex(3, gl.TEXTURE_2D, gl.LINEAR);
       gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 1, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
+      this.bgView = this._tex(4, gl.TEXTURE_2D);
+      gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, W, H);
+      if (this.bgProg) {
+        this.fbo = gl.createFramebuffer();
+        gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo);
+        gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, this.bgView, 0);
+        if (gl.checkFramebufferStatus(gl.FRAMEBUFFER) !== gl.FRAMEBUFFER_COMPLETE) this.bgProg = null;
+        gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+      }
+      this.bgKey = null;
+    }
+
+    // Render the environment's view into bgView when the environment or its rotation changed.
+    _background(p) {
+      const gl = this.gl, key = [this.envVersion, ...p.pixelToWorld.flat(), ...p.worldToMap.flat()].join(',');
+      if (!this.bgProg || key === this.bgKey) return;
+      const { prog, u } = this.bgProg;
+      gl.useProgram(prog);
+      gl.uniformMatrix3fv(u.pixelToWorld, false, colMajor(p.pixelToWorld));
+      gl.uniformMatrix3fv(u.worldToMap, false, colMajor(p.worldToMap));
+      gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo);
+      gl.viewport(0, 0, this.W, this.H);
+      gl.drawArrays(gl.TRIANGLES, 0, 3);
+      gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+      this.bgKey = key;
     }
 
     _tex(unit, target, filter) {
@@ -165,6 +224,7 @@ void main() {
       gl.activeTexture(gl.TEXTURE2);
       gl.bindTexture(gl.TEXTURE_2D, this.env);
       gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA32F, env.width, env.height, 0, gl.RGBA, gl.FLOAT, rgba);
+      this.envVersion = (this.envVersion || 0) + 1;
     }
 
     setImage(img) {
@@ -179,12 +239,14 @@ void main() {
     // p: {v: Float32Array (K*3), exposure, bgMode, pixelToWorld (3x3 rows), worldToMap (3x3 rows)}
     draw(p) {
       const gl = this.gl, u = this.u;
+      if (p.bgMode === 1) this._background(p);
+      gl.useProgram(this.prog);
+      gl.uniform1i(u.bgPrecomputed, this.bgProg ? 1 : 0);
       gl.viewport(0, 0, this.W, this.H);
       gl.uniform3fv(u.v, p.v);
       gl.uniform1f(u.exposure, p.exposure);
       gl.uniform1i(u.bgMode, p.bgMode);
       gl.uniform1i(u.hasAlpha, this.hasAlpha ? 1 : 0);
-      const colMajor = (m) => [m[0][0], m[1][0], m[2][0], m[0][1], m[1][1], m[2][1], m[0][2], m[1][2], m[2][2]];
       gl.uniformMatrix3fv(u.pixelToWorld, false, colMajor(p.pixelToWorld));
       gl.uniformMatrix3fv(u.worldToMap, false, colMajor(p.worldToMap));
       gl.uniform2fv(u.imageScale, this.imageScale || [1, 1]);
