@@ -48,10 +48,15 @@
     return out;
   }
 
-  // EnvMap.downsampled: area-weighted 2x2 reductions until the width is at most maxWidth.
+  // EnvMap.downsampled: area-weighted 2x2 reductions until the width is at most maxWidth
+  // (remembered per map, so turning a large map does not reduce it again).
+  const reduced = new WeakMap();
+
   function downsampled(env, maxWidth) {
     let r = env.radiance, h = env.height, w = env.width;
     if (!(w > maxWidth && h % 2 === 0)) return env;
+    const known = reduced.get(r);
+    if (known && known.maxWidth === maxWidth) return { ...known, rotation: env.rotation };
     let cur = Float64Array.from(r);
     while (w > maxWidth && h % 2 === 0) {
       const a = texelSolidAngles(h, w);
@@ -66,7 +71,9 @@
       }
       cur = next; h = h2; w = w2;
     }
-    return { radiance: Float32Array.from(cur), height: h, width: w, rotation: env.rotation };
+    const out = { radiance: Float32Array.from(cur), height: h, width: w, maxWidth };
+    reduced.set(r, out);
+    return { ...out, rotation: env.rotation };
   }
 
   function nearestLed(leds, x, y, z) {
