@@ -359,7 +359,7 @@
       if (!sc || sc.format !== 'nervp-view 1') throw new Error('scene.js is missing or not a nervp view scene: export the page again');
       view.scene = sc;
       document.title = `nervp view: ${sc.name}`;
-      $('title').textContent = `${sc.name}: ${sc.kind === 'field' ? 'low-rank field' : 'OLAT dataset'}, rank ${sc.rank}, ${sc.width}x${sc.height}, ${sc.n_frames} frames`;
+      $('title').textContent = `${sc.name}: ${sc.kind === 'field' ? 'low-rank field' : 'OLAT dataset'}, rank ${sc.rank}, ${sc.width}x${sc.height}, ${sc.n_frames} frame${sc.n_frames === 1 ? '' : 's'}`;
       view.renderer = new global.NervpGL.Renderer($('canvas'), sc.rank, sc.height, sc.width);
       $('renderer').textContent = view.renderer.renderer();
       view.pixelToWorld = sc.camera ? pixelToWorld(sc.camera) : [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
