@@ -9,9 +9,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from nervp.cli import main
+from nervp.colour import to_display
 from nervp.relight import (
     env_weights,
     led_calibration,
@@ -183,3 +185,25 @@ def test_standalone_export_opens_from_disk(page, view_field, tmp_path):
     page.url = (plain / "index.html").as_uri()
     page.open(state)
     assert "--standalone" in page.message()
+
+
+def test_backgrounds_use_the_fields_alpha(page, view_field, tmp_path):
+    page.open("look=studio&rot=0&exposure=0&auto=0&bg=black&play=0&frame=0")
+    black = page.pixels().astype(np.float64)
+    alpha = open_source(view_field).read([0]).alpha[0].numpy()
+    assert alpha.min() == 0 and alpha.max() == 1
+    # transparent: the canvas's alpha is the field's, its colour premultiplied (8-bit rounding)
+    page.js("nervpView.setState({bg: 'none'})")
+    none = page.pixels().astype(np.float64)
+    assert np.abs(none[..., 3] - np.round(alpha * 255)).max() <= 1
+    assert np.abs(none[..., :3] - black[..., :3] * alpha[..., None]).max() <= 1
+    # a picture: shown where the performer is not, hidden where alpha is 1
+    Image.new("RGB", (8, 8), (255, 255, 255)).save(tmp_path / "white.png")
+    page.d.find_element("id", "image-input").send_keys(str(tmp_path / "white.png"))
+    page.wait("nervpView.hasImage && nervpView.state.bg === 'image'")
+    shown = page.pixels().astype(np.float64)
+    assert np.abs(shown[alpha == 1] - black[alpha == 1]).max() <= 1
+    # white keeps its own brightness: linear 1 / exposure, shown through the same display transform
+    white = float(to_display(torch.ones(3))[0])
+    assert np.abs(shown[alpha == 0][:, :3] - white).max() <= 1
+    assert "bg=image" in page.js("return location.hash")
