@@ -207,3 +207,23 @@ def test_backgrounds_use_the_fields_alpha(page, view_field, tmp_path):
     white = float(to_display(torch.ones(3))[0])
     assert np.abs(shown[alpha == 0][:, :3] - white).max() <= 1
     assert "bg=image" in page.js("return location.hash")
+
+
+def test_drag_turns_play_plays_and_the_still_is_the_canvas(page):
+    import io
+
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    page.open("look=hard&rot=0&exposure=0&auto=0&bg=black&play=0&frame=0")
+    before = page.pixels()
+    canvas = page.d.find_element("id", "canvas")
+    ActionChains(page.d).drag_and_drop_by_offset(canvas, 60, 0).perform()
+    rot = page.js("return nervpView.state.rot")
+    width = page.js("return document.getElementById('canvas').clientWidth")
+    assert rot == pytest.approx(60 * 360 / width, abs=360 / width)  # one picture width = one turn
+    assert np.abs(page.pixels().astype(np.float64) - before).mean() > 1
+    url = page.js("return document.getElementById('canvas').toDataURL('image/png')")
+    still = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+    assert np.array_equal(still, page.pixels())
+    page.js("nervpView.setState({play: 1})")
+    page.wait("nervpView.state.frame !== 0", timeout=10)
