@@ -31,36 +31,48 @@ class View:
     """Replace an existing --export directory."""
 
     def run(self) -> None:
-        from nervp.progress import console, progress_bar
-        from nervp.view.app import open_scene
-        from nervp.view.export import check_destination, export_page, export_size
-        from nervp.view.server import bind, port_free, serve
+        from nervp.store.outputs import Output, claim
+        from nervp.view.server import port_free
 
-        if self.export is not None:
-            check_destination(self.export.absolute(), self.overwrite)
-        else:
-            port_free(self.port)
-        scene = open_scene(self.source, self.rank)
-
-        def write(out: Path, overwrite: bool) -> Path:
-            with progress_bar("frames") as bar:
-                task = bar.add_task("export", total=scene.n_frames)
-                return export_page(scene, out, overwrite, on_frame=lambda t: bar.update(task, completed=t + 1),
-                                   standalone=self.standalone)
-
-        if self.export is not None:
-            out = write(self.export, self.overwrite)
-            console.print(f"wrote {out} ({scene.n_frames} frames, rank {scene.rank}, "
-                          f"{scene.width}x{scene.height}, {export_size(out) / 1e6:.1f} MB); "
-                          + (f"open {out / 'index.html'}" if self.standalone else
-                             f"serve it with any static host, e.g. `python -m http.server -d {out}`"))
+        if self.export is None:
+            port_free(self.port)  # before any work
+            self._serve()
             return
+        with claim([Output(self.export, "view")], self.overwrite, [self.source], "view"):
+            self._export()
+
+    def _write(self, scene, out: Path, overwrite: bool) -> Path:
+        from nervp.progress import progress_bar
+        from nervp.view.export import export_page
+
+        with progress_bar("frames") as bar:
+            task = bar.add_task("export", total=scene.n_frames)
+            return export_page(scene, out, overwrite, on_frame=lambda t: bar.update(task, completed=t + 1),
+                               standalone=self.standalone)
+
+    def _export(self) -> None:
+        from nervp.progress import console
+        from nervp.view.app import open_scene
+        from nervp.view.export import export_size
+
+        scene = open_scene(self.source, self.rank)
+        out = self._write(scene, self.export, self.overwrite)
+        console.print(f"wrote {out} ({scene.n_frames} frames, rank {scene.rank}, "
+                      f"{scene.width}x{scene.height}, {export_size(out) / 1e6:.1f} MB); "
+                      + (f"open {out / 'index.html'}" if self.standalone else
+                         f"serve it with any static host, e.g. `python -m http.server -d {out}`"))
+
+    def _serve(self) -> None:
+        from nervp.errors import cooperative
+        from nervp.progress import console
+        from nervp.view.app import open_scene
+        from nervp.view.server import bind, serve
+
+        scene = open_scene(self.source, self.rank)
         server = bind(self.port)
         try:
             with tempfile.TemporaryDirectory(prefix="nervp-view-") as tmp:
-                page = write(Path(tmp) / "page", False)
-                from nervp.errors import cooperative
-
+                page = self._write(scene, Path(tmp) / "page", False)
                 with cooperative():
                     serve(page, server, ready=lambda url: console.print(
                         f"nervp view: {url}  (Ctrl-C to stop)", highlight=False))

@@ -27,6 +27,7 @@ from nervp.relight.looks import _DISC_SAMPLES, LOOKS, Look
 from nervp.relight.procedural import PROCEDURAL
 from nervp.relight.weights import led_calibration, triangulation
 from nervp.store.field import FieldSource, open_source
+from nervp.store.outputs import VIEW_FORMAT
 from nervp.store.zstore import DatasetError
 from nervp.structures.field import ReflectanceField
 
@@ -121,7 +122,7 @@ def scene_description(scene: ViewScene, frame_files: list[str], env_files: dict[
     tri = triangulation(dome)
     cam = src.camera
     return {
-        "format": "nervp-view 1",
+        "format": VIEW_FORMAT,
         "name": src.path.name, "kind": src.kind,
         "n_frames": scene.n_frames, "rank": scene.rank, "height": scene.height, "width": scene.width,
         "fps": src.fps, "has_alpha": src.has_alpha(),

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nervp.errors import ConfigError, check_stop
+from nervp.errors import check_stop
+from nervp.store.outputs import Output, check_output
 from nervp.view.app import ViewScene, environments, scene_description
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -43,15 +44,11 @@ def frame_bytes(scene: ViewScene, t: int) -> bytes:
     return b"".join(parts)
 
 
-def check_destination(out: Path, overwrite: bool) -> None:
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out} already exists: pass --overwrite to replace it, or choose another --export")
-    if out.exists() and not (out / "scene.json").is_file():
-        raise ConfigError(f"{out} exists and is not an exported page: choose another --export directory")
-    if not out.parent.is_dir():
-        raise ConfigError(f"{out.parent}: no such directory for --export")
-    if not os.access(out.parent, os.W_OK):
-        raise ConfigError(f"{out.parent} is not writable: choose another --export directory")
+def check_destination(out: Path, overwrite: bool, inputs: list[Path] | None = None) -> None:
+    """The store's output rules (`nervp.store.outputs.check_output`) for an export directory:
+    not an input, a writable parent, an existing one replaced only with `overwrite` and only
+    when it is an exported page."""
+    check_output(Output(out, "view"), overwrite, inputs or [])
 
 
 def _write_data(root: Path, rel: str, data: bytes, standalone: bool) -> None:

@@ -57,15 +57,20 @@ def test_port_in_use(capsys, view_field):
                 match=f"port {port} on 127.0.0.1 is in use: pass --port")
 
 
-@pytest.mark.parametrize("case", ["exists", "no parent"])
+@pytest.mark.parametrize("case", ["exists", "not a page", "no parent", "inside the input"])
 def test_export_destination(capsys, view_field, tmp_path, case):
-    """An --export directory that exists (without --overwrite) or has no parent directory."""
-    out = tmp_path / "page" if case == "exists" else tmp_path / "missing" / "page"
-    if case == "exists":
+    """An --export directory that exists (without --overwrite), is an ordinary folder (even with
+    --overwrite), has no parent directory, or lies inside the field (the store's output rules)."""
+    out = {"no parent": tmp_path / "missing" / "page",
+           "inside the input": view_field / "page"}.get(case, tmp_path / "page")
+    extra = ["--overwrite"] if case == "not a page" else []
+    if case in ("exists", "not a page"):
         out.mkdir()
         (out / "mine.txt").write_text("keep me")
-    match = "already exists: pass --overwrite" if case == "exists" else "no such directory for --export"
-    refused(capsys, ["view", view_field, "--export", out], inputs=[view_field], outputs=[out], match=match)
+    match = {"exists": "already exists: choose another output or pass --overwrite",
+             "not a page": "is not a nervp output, not an exported nervp view page",
+             "no parent": "does not exist", "inside the input": "is inside the input"}[case]
+    refused(capsys, ["view", view_field, "--export", out, *extra], inputs=[view_field], outputs=[out], match=match)
 
 
 @pytest.mark.parametrize("rank", [0, 33])
