@@ -227,3 +227,17 @@ def test_drag_turns_play_plays_and_the_still_is_the_canvas(page):
     assert np.array_equal(still, page.pixels())
     page.js("nervpView.setState({play: 1})")
     page.wait("nervpView.state.frame !== 0", timeout=10)
+
+
+def test_real_1k_map_is_reduced_and_weighted_like_the_product(page, view_field, shared_data):
+    """A 1024 x 512 Poly Haven map (RLE .hdr): the page reduces it to 512 wide by the same 2 x 2
+    area-weighted averaging and gets the product's weights."""
+    path = sorted((shared_data / "envmaps").glob("*.hdr"))[0]
+    page.open("look=studio&rot=0&exposure=0&auto=1&bg=env&play=0")
+    _drop(page, path)
+    assert page.js("return nervpView.error") is None, page.message()
+    page.js("nervpView.setState({rot: 120})")
+    src = open_source(view_field)
+    want = env_weights(load_envmap(path).rotated_y(120), src.dome, led_calibration(src.dome, src.gain))
+    # the reduction's float64 sums run in another order than numpy's (then rounded to float32)
+    np.testing.assert_allclose(page.led_weights(), want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
