@@ -4,14 +4,16 @@ selenium) shared by a module's tests. Everything skips when the browser or selen
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM = Path(os.environ.get("NERVP_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("NERVP_CHROMEDRIVER", "/usr/bin/chromedriver"))
+"""Debian's paths; the environment variables point the tests at another Chromium and driver."""
 
 
 @pytest.fixture(scope="module")
