@@ -26,37 +26,42 @@ from nervp.relight.procedural import sky_env
 from nervp.store.field import open_source
 
 
-def relight_png(field, tmp_path, light: str, rot: float, auto: bool, bg: str = "black") -> np.ndarray:
+def relight_png(field, tmp_path, light: str, rot: float, auto: bool, bg: str = "black",
+                extra: tuple[str, ...] = ()) -> np.ndarray:
     """Frame 0 of `nervp relight` (over black by default), as (H, W, 3) uint8."""
     out = tmp_path / "r.png"
     args = ["relight", str(field), str(out), "--light", light, "--rotate", str(rot), "--background", bg,
-            "--hold", "0", "--frames", "1", "--no-strip"]
+            "--hold", "0", "--frames", "1", "--no-strip", *extra]
     assert main(args + ([] if auto else ["--no-auto-exposure"])) == 0
     return np.asarray(Image.open(tmp_path / "r.0000.png"))[..., :3]
 
 
-def product_weights(field, light, rot: float) -> np.ndarray:
+def product_weights(field, light, rot: float, tilt: float = 0, spread: str = "voronoi") -> np.ndarray:
     src = open_source(field)
-    return weights_for(rotate_lighting(parse_lighting(str(light)), rot), src.dome, led_calibration(src.dome, src.gain))
+    lighting = rotate_lighting(rotate_lighting(parse_lighting(str(light)), tilt, (1.0, 0.0, 0.0)), rot)
+    return weights_for(lighting, src.dome, led_calibration(src.dome, src.gain), spread)
 
 
-@pytest.mark.parametrize(("light", "rot", "auto", "bg"), [
-    ("rembrandt", 90, 0, "black"), ("sky", -30, 1, "black"), ("top", 45, 0, "black"), ("sunset", 120, 1, "env")])
-def test_page_matches_nervp_relight(page, view_field, tmp_path, light, rot, auto, bg):
-    page.open(f"look={light}&rot={rot}&exposure=0&auto={auto}&bg={bg}&play=0&frame=0")
+@pytest.mark.parametrize(("light", "rot", "auto", "bg", "tilt", "spread"), [
+    ("rembrandt", 90, 0, "black", 0, "voronoi"), ("sky", -30, 1, "black", 0, "voronoi"),
+    ("top", 45, 0, "black", 0, "voronoi"), ("sunset", 120, 1, "env", 0, "voronoi"),
+    ("sky", 60, 1, "black", 25, "smooth"), ("cyberpunk", -20, 0, "black", -30, "voronoi")])
+def test_page_matches_nervp_relight(page, view_field, tmp_path, light, rot, auto, bg, tilt, spread):
+    page.open(f"look={light}&rot={rot}&tilt={tilt}&spread={spread}&exposure=0&auto={auto}&bg={bg}&play=0&frame=0")
     assert page.js("return nervpView.error") is None, page.message()
     # the page's LED weights are the product's: same float32 values (float64 arithmetic on both
     # sides; 1e-6 allows a last-bit difference in a sum's order)
-    want = product_weights(view_field, light, rot)
+    want = product_weights(view_field, light, rot, tilt, spread)
     np.testing.assert_allclose(page.led_weights(), want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
     got = page.pixels()
-    ref = relight_png(view_field, tmp_path, light, rot, bool(auto), bg)
+    ref = relight_png(view_field, tmp_path, light, rot, bool(auto), bg, ("--tilt", str(tilt), "--spread", spread))
     assert (got[..., 3] == 255).all()
     diff = np.abs(got[..., :3].astype(np.float64) - ref)
     # float32 sums in a different order, the GPU's pow/exp/atan, the map sampled in float32
     # (background): a rounding step at most, here and there
     assert diff.mean() <= 1.0, diff.mean()
-    print(f"page vs nervp relight, {light} {rot} deg auto={auto} bg={bg}: mean |diff| {diff.mean():.4f}/255, "
+    print(f"page vs nervp relight, {light} rot {rot} tilt {tilt} {spread} auto={auto} bg={bg}: "
+          f"mean |diff| {diff.mean():.4f}/255, "
           f"max {diff.max():.0f}/255")
     assert ref.mean() > 5  # not a black picture compared with a black picture
 

@@ -116,9 +116,11 @@
     return out;
   }
 
-  // nervp.relight.weights.env_weights (spread "voronoi"): (L*3) float32 LED weights.
+  // nervp.relight.weights.env_weights: (L*3) float32 LED weights. spread "voronoi": each texel
+  // whole to its nearest LED; "smooth": over its Delaunay triangle's 3 LEDs, barycentrically.
   // env: {radiance: Float32Array (H*W*3), height, width, rotation: 3x3 world-from-map}.
-  function envWeights(envIn, scene) {
+  function envWeights(envIn, scene, spread) {
+    const smooth = spread === 'smooth';
     const leds = scene.leds, L = leds.direction.length;
     const env = downsampled(envIn, scene.env_max_width);
     const h = env.height, w = env.width, R = env.rotation, rad = env.radiance;
@@ -136,7 +138,17 @@
         const x = m0 * R[0][0] + m1 * R[0][1] + m2 * R[0][2];
         const y = m0 * R[1][0] + m1 * R[1][1] + m2 * R[1][2];
         const z = m0 * R[2][0] + m1 * R[2][1] + m2 * R[2][2];
-        const l = nearestLed(leds, x, y, z), t = (i * w + j) * 3;
+        const t = (i * w + j) * 3;
+        if (smooth) {
+          const [ids, b] = barycentric(scene, [x, y, z]);
+          for (let m = 0; m < 3; m++) {
+            const l = ids[m], ab = a * b[m];
+            den[l] += ab;
+            num[l * 3] += ab * rad[t]; num[l * 3 + 1] += ab * rad[t + 1]; num[l * 3 + 2] += ab * rad[t + 2];
+          }
+          continue;
+        }
+        const l = nearestLed(leds, x, y, z);
         den[l] += a;
         num[l * 3] += a * rad[t]; num[l * 3 + 1] += a * rad[t + 1]; num[l * 3 + 2] += a * rad[t + 2];
       }

@@ -2,14 +2,15 @@
 // the URL hash (#look=rembrandt&rot=90&exposure=0), and redraws on every change.
 //
 // Hash keys: look (a look, a named environment, or "dropped"), rot (degrees about the
-// vertical axis, as `nervp relight --rotate`), exposure (stops, as --ev), auto (1: meter the
+// vertical axis, as `nervp relight --rotate`), tilt (degrees about the camera's horizontal
+// axis, as --tilt), spread (voronoi or smooth, as --spread), exposure (stops, as --ev), auto (1: meter the
 // exposure on the shown frame as `nervp relight` meters a clip; 0: 2^exposure alone, as
 // --no-auto-exposure), bg (env, black, image, none), frame (shown frame), play (1 or 0).
 (function (global) {
   'use strict';
   const Lt = global.NervpLighting, Hdr = global.NervpHDR;
   const $ = (id) => document.getElementById(id);
-  const DEFAULTS = { look: 'studio', rot: 0, exposure: 0, auto: 1, bg: 'env', frame: 0, play: 1 };
+  const DEFAULTS = { look: 'studio', rot: 0, tilt: 0, exposure: 0, auto: 1, bg: 'env', spread: 'voronoi', frame: 0, play: 1 };
 
   const view = {
     ready: false, error: null, state: { ...DEFAULTS }, scene: null, renderer: null,
@@ -45,8 +46,9 @@
   }
 
   // --- lighting --------------------------------------------------------------------------------
+  // rotate_lighting(rotate_lighting(lighting, tilt, x axis), rot): R = R_y(rot) R_x(tilt)
   function rotation() {
-    return Lt.rotationMatrix([0, 1, 0], view.state.rot);
+    return Lt.matmul(Lt.rotationMatrix([0, 1, 0], view.state.rot), Lt.rotationMatrix([1, 0, 0], view.state.tilt));
   }
 
   function currentLighting() {
@@ -68,7 +70,10 @@
       bgEnv = Lt.backdropEnv(lt.look, R);
     } else {
       bgEnv = { ...lt.env, rotation: R };
-      view.ledWeights = Lt.envWeights(bgEnv, view.scene);
+      if (view.state.spread !== 'voronoi' && view.state.spread !== 'smooth') {
+        throw new Error(`unknown spread ${view.state.spread}; choose voronoi or smooth`);
+      }
+      view.ledWeights = Lt.envWeights(bgEnv, view.scene, view.state.spread);
     }
     view.basisWeights = Lt.basisWeights(view.ledWeights, view.scene);
     if (view.bgEnvSource !== bgEnv.radiance) {
@@ -147,6 +152,9 @@
     $('look').value = s.look;
     $('rot').value = s.rot;
     $('rot-value').textContent = `${Math.round(s.rot)}°`;
+    $('tilt').value = s.tilt;
+    $('tilt-value').textContent = `${Math.round(s.tilt)}°`;
+    $('spread').value = s.spread;
     $('exposure').value = s.exposure;
     $('exposure-value').textContent = `${s.exposure >= 0 ? '+' : ''}${(+s.exposure).toFixed(1)} EV`;
     $('auto').checked = !!s.auto;
@@ -174,6 +182,8 @@
     $('frame').max = sc.n_frames - 1;
     look.onchange = () => { view.state.look = look.value; refresh(); };
     $('rot').oninput = () => { view.state.rot = +$('rot').value; refresh({ meter: false }); };
+    $('tilt').oninput = () => { view.state.tilt = +$('tilt').value; refresh({ meter: false }); };
+    $('spread').onchange = () => { view.state.spread = $('spread').value; refresh({ meter: false }); };
     $('exposure').oninput = () => { view.state.exposure = +$('exposure').value; refresh({ lighting: false, meter: false }); };
     $('auto').onchange = () => { view.state.auto = $('auto').checked ? 1 : 0; refresh({ lighting: false }); };
     $('bg').onchange = () => {
