@@ -172,7 +172,7 @@ def screenshot(tmp: Path, path: Path) -> None:
     man, frame, dome = capture(tmp, 160)
     field = make_field(tmp / "shot.field", man, frame, dome, 1, 1)
     page = export_page(open_scene(field), tmp / "shot")
-    d = browser(1040, 860)
+    d = browser(1040, 960)
     try:
         srv = open_page(d, page, "look=sunset&rot=-40&exposure=0&auto=1&bg=env&play=0&frame=0")
         time.sleep(0.5)
