@@ -12,6 +12,7 @@ The public API, one entry function per stage (each stage is a subpackage, docs/C
     relight(field, weights)                  linear relighting by LED weights
     run_relight(source, out, RelightSettings) field -> lit, matted, composited video file
     evaluate_run(run, dataset, lightings)    held-out frames against the ground truth
+    export_page(open_scene(field), out)      field -> a web page relighting it in WebGL (nervp view)
 
 Names are imported on first use, so `import nervp` stays cheap.
 """
@@ -35,6 +36,7 @@ _API = {
     "load_olat": "nervp.store.olat", "OLATFrame": "nervp.store.olat",
     "SIM_PRESETS": "nervp.presets", "TRAIN_PRESETS": "nervp.presets", "DEMO_PRESETS": "nervp.presets",
     "NervpError": "nervp.errors",
+    "open_scene": "nervp.view.app", "export_page": "nervp.view.export",
 }
 
 __all__ = sorted(_API)

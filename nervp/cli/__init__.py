@@ -23,11 +23,13 @@ from nervp.cli.parse import Condition, Track
 from nervp.cli.relight import Relight
 from nervp.cli.run import Evaluate, Reenact
 from nervp.cli.train import Train
+from nervp.cli.view import View
 from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
+    "view": View,
 }
 
 
