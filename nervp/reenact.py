@@ -25,7 +25,15 @@ import torch
 from nervp.errors import NervpError
 from nervp.parse.conditioning import MapSettings, conditioning_maps
 from nervp.parse.normalize import retarget
-from nervp.parse.resample import RotationMode, check_times, output_fps, resample_params, timeline, window_stride
+from nervp.parse.resample import (
+    RotationMode,
+    check_rate_flags,
+    check_times,
+    output_fps,
+    resample_params,
+    timeline,
+    window_stride,
+)
 from nervp.store.olat import OLATFrame, write_olat_resumable
 from nervp.store.space import OLAT_RATIO, check_free_space, olat_frame_bytes
 from nervp.structures.face import FaceParams, NormStats
@@ -49,10 +57,15 @@ def driven_params(target: FaceParams, stats: NormStats, source: FaceParams,
 
 
 def source_conditioning(run: FinishedRun, source: FaceParams, normalize: bool = True,
-                        pose: Literal["tracked", "fixed"] = "tracked") -> tuple[torch.Tensor, FaceParams, dict]:
-    """(T, C, H, W) conditioning maps of `source` retargeted to the run's target."""
+                        pose: Literal["tracked", "fixed"] = "tracked",
+                        resample: Callable[[FaceParams], FaceParams] | None = None,
+                        ) -> tuple[torch.Tensor, FaceParams, dict]:
+    """(T, C, H, W) conditioning maps of `source` retargeted to the run's target (then, given
+    `resample`, resampled in time: the normalisation's statistics are the source's own frames')."""
     target, stats = load_target(run.path)
     driven, report = driven_params(target, stats, source, normalize)
+    if resample is not None:
+        driven = resample(driven)
     maps = conditioning_maps(driven, MapSettings(size=(run.info.height, run.info.width), pose=pose))
     return maps.stacked().float(), driven.replace(theta=maps.theta, phi=maps.phi), report
 
@@ -124,12 +137,51 @@ def source_times(path: Path, n_frames: int, fps: float) -> np.ndarray:
     return np.arange(n_frames, dtype=np.float64) / fps
 
 
+@dataclasses.dataclass(frozen=True)
+class Driving:
+    """What drives the translator: cond (T, C, H, W) conditioning maps of the output frames,
+    driven (their parameters on the target), times (T,) s their instants, stride (the window's
+    spacing in frames), report (JSON-able: normalisation, and `resampled` when resampled)."""
+
+    cond: torch.Tensor
+    driven: FaceParams
+    times: np.ndarray
+    stride: int
+    report: dict
+
+
+def drive(run: FinishedRun, source: Path, src: FaceParams, normalize: bool = True,
+          pose: Literal["tracked", "fixed"] = "tracked", rate: RateSettings = RateSettings()) -> Driving:
+    """The output frames of `src` (the parameters of the performer at `source`) on the run's
+    target: at the source's frames, or resampled to `rate`'s frame rate (timestamps checked)."""
+    if src.n_frames < 1:
+        raise NervpError(f"{source} has no frames")
+    fps = output_fps(src.fps, rate.fps, rate.slowmo)
+    times = source_times(Path(source), src.n_frames, src.fps)
+    stride, hfr, resample = 1, None, None
+    if fps is not None:
+        check_times(times, src.fps, str(source))
+        tl = timeline(src.n_frames, src.fps, fps, float(times[0]) if times.size else 0.0)
+        times = tl.times
+        stride = window_stride(fps, run.info.fps, rate.window)
+        hfr = {"fps": fps, "source_fps": tl.source_fps, "rotation": rate.rotation, "window": rate.window,
+               "window_stride": stride}
+
+        def resample(p: FaceParams) -> FaceParams:
+            return resample_params(p, tl, rate.rotation)
+    else:
+        times = np.arange(src.n_frames) / max(src.fps, 1e-6)
+    cond, driven, report = source_conditioning(run, src, normalize, pose, resample)
+    return Driving(cond, driven, times, stride, {**report, **({"resampled": hfr} if hfr else {})})
+
+
 def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "truth"] = "fit",
             normalize: bool = True, pose: Literal["tracked", "fixed"] = "tracked", overwrite: bool = False,
             device: str = "auto", on_frame: Callable[[int, int], None] | None = None,
             rate: RateSettings = RateSettings()) -> Path:
     """Write the target's reflectance field driven by `source` to the dataset `out` (at
-    `rate.fps` frames per second when given: the source's parameters resampled first).
+    `rate.fps` frames per second when given: the source's parameters resampled first; the
+    translator runs once per output frame).
 
     Resumable (`write_olat_resumable`): after a crash, kill or SIGINT/SIGTERM the same call
     goes on from the frames already written (recomputing at most the rest of a batch of 4)."""
@@ -137,21 +189,9 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
 
     check_output(Path(out), overwrite)
     run = load_run(run_dir, device)
-    src = performer_params(Path(source), params)
-    if src.n_frames < 1:
-        raise NervpError(f"{source} has no frames")
-    fps = output_fps(src.fps, rate.fps, rate.slowmo)
-    times = source_times(Path(source), src.n_frames, src.fps)
-    stride, hfr = 1, None
-    if fps is not None:
-        check_times(times, src.fps, str(source))
-        tl = timeline(src.n_frames, src.fps, fps, float(times[0]) if times.size else 0.0)
-        src = resample_params(src, tl, rate.rotation)
-        times = tl.times
-        stride = window_stride(fps, run.info.fps, rate.window)
-        hfr = {"fps": fps, "source_fps": tl.source_fps, "rotation": rate.rotation, "window": rate.window,
-               "window_stride": stride}
-    cond, driven, report = source_conditioning(run, src, normalize, pose)
+    check_rate_flags(rate.fps, rate.slowmo)  # refused before any tracking
+    d = drive(run, Path(source), performer_params(Path(source), params), normalize, pose, rate)
+    cond, driven, stride = d.cond, d.driven, d.stride
     T = cond.shape[0]
     dome = run.info.dome_model()
     check_free_space(out, T * olat_frame_bytes(dome.n_lights, run.info.height, run.info.width) * OLAT_RATIO,
@@ -167,13 +207,13 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
             if on_frame is not None:
                 on_frame(t, T)
             yield t, dataclasses.replace(f, theta=driven.theta[t].numpy(), phi=driven.phi[t].numpy(),
-                                         time=float(times[t]) if hfr else t / max(src.fps, 1e-6))
+                                         time=float(d.times[t]))
 
-    manifest = {"height": run.info.height, "width": run.info.width, "fps": float(src.fps),
+    manifest = {"height": run.info.height, "width": run.info.width, "fps": float(driven.fps),
                 "camera": run.info.camera, "source": "translator",
                 "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": params,
-                                "pose": pose, "step": run.step, **report, **({"resampled": hfr} if hfr else {})}}
-    write_olat_resumable(Path(out), render, T, manifest, dome,
-                         settings={"batch": batch, "inputs": _digest(run, cond), **({"stride": stride} if stride > 1 else {})},
+                                "pose": pose, "step": run.step, **d.report}}
+    settings = {"batch": batch, "inputs": _digest(run, cond), **({"stride": stride} if stride > 1 else {})}
+    write_olat_resumable(Path(out), render, T, manifest, dome, settings=settings,
                          beta=run.beta_bar.numpy(), overwrite=overwrite)
     return Path(out)

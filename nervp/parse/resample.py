@@ -178,20 +178,26 @@ class Timeline:
 def output_fps(source_fps: float, fps: float | None, slowmo: float | None) -> float | None:
     """The output rate asked for by --fps or --slowmo (None: the source's own frames), checked:
     ConfigError naming the flag for zero, negative, non-finite, both given, or below the source rate."""
-    if fps is not None and slowmo is not None:
-        raise ConfigError("give --fps or --slowmo, not both")
+    check_rate_flags(fps, slowmo)
     if slowmo is not None:
-        if not (math.isfinite(slowmo) and slowmo >= 1):
-            raise ConfigError(f"--slowmo must be a finite factor >= 1 (N times the source's rate), got {slowmo:g}")
         return source_fps * slowmo
     if fps is None:
         return None
-    if not (math.isfinite(fps) and fps > 0):
-        raise ConfigError(f"--fps must be a positive number of frames per second, got {fps:g}")
     if fps < source_fps * (1 - 1e-9):
         raise ConfigError(f"--fps {fps:g} is below the source's {source_fps:g} fps: resampling only adds frames "
                           f"(give --fps {source_fps:g} or more, or --slowmo N)")
     return float(fps)
+
+
+def check_rate_flags(fps: float | None, slowmo: float | None) -> None:
+    """The checks of `output_fps` that need no source: ConfigError for --fps zero, negative or
+    not finite, --slowmo below 1, or both given."""
+    if fps is not None and slowmo is not None:
+        raise ConfigError("give --fps or --slowmo, not both")
+    if slowmo is not None and not (math.isfinite(slowmo) and slowmo >= 1):
+        raise ConfigError(f"--slowmo must be a finite factor >= 1 (N times the source's rate), got {slowmo:g}")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise ConfigError(f"--fps must be a positive number of frames per second, got {fps:g}")
 
 
 def timeline(n_source: int, source_fps: float, fps: float, start: float = 0.0) -> Timeline:
@@ -257,5 +263,5 @@ def window_stride(fps: float, trained_fps: float, mode: Literal["trained", "outp
 
 
 __all__ = ["GAP_TOLERANCE", "RotationMode", "Timeline", "axis_angle_from_quat", "catmull_rom", "catmull_rom_reference",
-           "check_times", "output_fps", "quat_from_axis_angle", "resample_params", "rotation_track", "slerp",
+           "check_rate_flags", "check_times", "output_fps", "quat_from_axis_angle", "resample_params", "rotation_track", "slerp",
            "timeline", "window_stride"]

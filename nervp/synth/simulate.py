@@ -26,7 +26,6 @@ from nervp.synth.motion import Motion, MotionConfig, sample_motion
 from nervp.synth.performer import Performer, PerformerConfig, build_performer
 from nervp.synth.render_olat import RenderQuality, render_lights
 
-
 MAX_FPS = 10000.0
 """Highest rate `nervp simulate --fps` accepts (the paper's 1000 fps camera, ten times over)."""
 
