@@ -122,11 +122,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[7, 8])
     ap.add_argument("--frames", type=int, default=13, help="source frames at 25 fps")
     ap.add_argument("--span-start", type=int, default=4, help="source frame where the 1000 fps span starts")
-    ap.add_argument("--span-frames", type=int, default=81, help="frames of the 1000 fps span")
+    ap.add_argument("--span-frames", type=int, default=101, help="frames of the 1000 fps span (0.1 s: one light orbit)")
     ap.add_argument("--maps", nargs="+", default=["studio_small_03_1k.hdr", "potsdamer_platz_1k.hdr"])
     ap.add_argument("--work", type=Path, default=Path("/tmp/nervp_hfr"))
     ap.add_argument("--name", default="hfr")
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "images" / "hfr_trajectory.png")
+    ap.add_argument("--movie", type=Path, default=ROOT / "docs" / "images" / "hfr_slowmo_light.mp4")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     run = load_run(a.run, "cpu", a.step)
@@ -140,6 +141,7 @@ def main() -> None:
     speed = []
     for s in a.seeds:
         w = a.work / f"s{s}"
+        w.mkdir(parents=True, exist_ok=True)
         source = sim(w / "source25.olat", size, src_fps, a.frames, take, performer=s, motion=None)
         truth100 = load_olat(sim(w / "truth100.olat", size, 100.0, 4 * (a.frames - 1) + 1, take, 0, s))
         span_t0 = a.span_start / src_fps
@@ -206,6 +208,7 @@ def main() -> None:
         }
         results["seeds"][str(s)] = rec
         if s == a.seeds[0]:
+            slowmo_light(a.movie, dome, T1k, f1k, a.span_frames)
             plot(a.plot, span_t0 + np.arange(len(span)) / 1000.0, tk.pos[span], lip_true, lip_out, lip_rep,
                  cen_true, cen_out, cen_rep, cen_blend, s)
         print(json.dumps({k: {m: v[m]["between"]["overall"] for m in v if isinstance(v[m], dict) and "between" in v[m]}
@@ -232,6 +235,36 @@ def main() -> None:
               "speed = translator (+ conditioning) on CPU, batch 4; see the script's docstring")
     write_results(RESULTS / f"{a.name}.json", method=method, results=results, ratios=ratios)
     print(json.dumps({"summary": summary, "ratios": ratios, "speed": speed}, indent=1))
+
+
+def circling_light(dome, t: float, period: float = 0.1, elevation_deg: float = 20.0, sharpness: float = 60.0) -> np.ndarray:
+    """(L,) LED weights of one soft light circling the performer once per `period` seconds at
+    `elevation_deg`: a lobe max(0, d·ω)^sharpness over the dome's LED directions, summing to 1."""
+    az = 2 * np.pi * t / period
+    el = np.radians(elevation_deg)
+    w_dir = np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
+    w = np.clip(dome.direction @ w_dir, 0, None) ** sharpness
+    return (w / max(w.sum(), 1e-12)).astype(np.float32)
+
+
+def slowmo_light(path: Path, dome, truth: np.ndarray, pred: np.ndarray, n: int) -> None:
+    """MP4 at 25 fps (and a PNG strip beside it): truth | network, the 1000 fps span relit by a
+    light circling once per 0.1 s (the first frame of the span is t = 0 of the orbit)."""
+    from nervp.colour import percentile_exposure, to_srgb8
+    from nervp.viz.images import grid, label, save_png
+    from nervp.viz.video import write_mp4
+
+    ws = [circling_light(dome, j / 1000.0) for j in range(n)]
+    rt = np.stack([relit(truth[j:j + 1], ws[j])[0] for j in range(n)])
+    rp = np.stack([relit(pred[j:j + 1], ws[j])[0] for j in range(n)])
+    exp = percentile_exposure(rt, target=0.9)
+    frames = [np.concatenate([to_srgb8(rt[j], exp), to_srgb8(rp[j], exp)], 1) for j in range(n)]
+    frames = [np.kron(f, np.ones((4, 4, 1), np.uint8)) if f.shape[0] < 128 else f for f in frames]  # 64² -> 256²
+    write_mp4(path, frames, fps=25.0)
+    picks = np.linspace(0, n - 1, 8).round().astype(int)
+    tiles = [label(to_srgb8(rt[j], exp), f"{j} ms") for j in picks] + [label(to_srgb8(rp[j], exp), "net")
+                                                                        for j in picks]
+    save_png(path.with_suffix(".png"), grid(tiles, len(picks)))
 
 
 def plot(path: Path, t: np.ndarray, pos: np.ndarray, lip_true, lip_out, lip_rep, cen_true, cen_out, cen_rep,
