@@ -29,6 +29,7 @@ SIMULATE = [
     ("head-period-zero", ["--motion.head-period-s", "0"], "--motion.head-period-s"),
     ("yaw-nan", ["--motion.yaw-deg", "nan"], "--motion.yaw-deg"),
     ("workers-zero", ["--workers", "0"], "--workers"),
+    ("raw-start-s", ["--raw", "--start-s", "0.5"], "--start-s"),
     ("raw-bayer-unknown", ["--raw", "--sensor.bayer", "XYZW"], "--sensor.bayer"),
     ("raw-levels-crossed", ["--raw", "--sensor.black-level", "200", "--sensor.white-level", "100"],
      "--sensor.black-level"),
