@@ -2,9 +2,10 @@
 
 For each held-out performer seed S (a performance the run never saw): the source is performer S
 simulated at 25 fps; the truth is the run's own target performer (seed 0) acting S's motion
-(`--motion.seed S`), simulated at 100 fps over the first --truth100-frames frames of the same
-take (`--take-s`: the same continuous performance) and rendered at 1000 fps over a short span
-under the ring LEDs only (the other 88 OLAT images are not rendered: CPU time). The run is driven by the source's
+(`--motion.seed S`) over the same take (`--take-s`: the same continuous performance), rendered
+at 100 fps under the ring LEDs only (the other 88 OLAT images are not rendered: CPU time), in
+full (all 96, for the HDR maps) over the first --truth100-frames frames, and at 1000 fps over a
+short span under the ring LEDs. The run is driven by the source's
 true parameters without normalisation (so the truth is the target moving exactly as driven).
 
 Methods on the same output instants:
@@ -13,8 +14,8 @@ Methods on the same output instants:
   interp_window_output   the same with `--window output` (100 fps only)
   repeat / blend / flow  the 25 fps output filled in by frame repetition, linear blending of the
                  neighbouring fields, DIS optical flow of the relit frames (nervp.evaluate.hfr)
-Scored relit under the ring of 8 LEDs and two HDR maps at 100 fps, the ring at 1000 fps (image_metrics of
-`nervp evaluate`); 'all'
+Scored relit under the ring of 8 LEDs (fps100, fps1000_span) and two HDR maps (fps100_hdr_first_frames)
+(image_metrics of `nervp evaluate`); 'all'
 averages every output frame, 'between' only the frames that fall between source frames (at the
 source frames every method gives the network's 25 fps output). Speed: fields per second of the
 network when interpolating (conditioning maps + translator, the 1000 fps span, batch 4).
@@ -139,7 +140,7 @@ def main() -> None:
     ap.add_argument("--step", type=int, default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[7, 8])
     ap.add_argument("--frames", type=int, default=13, help="source frames at 25 fps")
-    ap.add_argument("--truth100-frames", type=int, default=25, help="100 fps truth frames scored (from t = 0)")
+    ap.add_argument("--truth100-frames", type=int, default=9, help="100 fps frames rendered in full for the HDR maps")
     ap.add_argument("--span-start", type=int, default=4, help="source frame where the 1000 fps span starts")
     ap.add_argument("--span-frames", type=int, default=101, help="frames of the 1000 fps span (0.1 s: one light orbit)")
     ap.add_argument("--maps", nargs="+", default=["studio_small_03_1k.hdr", "potsdamer_platz_1k.hdr"])
@@ -175,13 +176,17 @@ def main() -> None:
         tl = timeline(src.n_frames, src_fps, 100.0)
         d100 = drive(run, source, src, normalize=False, rate=RateSettings(fps=100.0))
         d100o = drive(run, source, src, normalize=False, rate=RateSettings(fps=100.0, window="output"))
-        first = list(range(n100))
-        f100, _, _ = predict(run, d100.cond, d100.stride, first)
-        f100o, _, _ = predict(run, d100o.cond, d100o.stride, first)
+        f100, _, _ = predict(run, d100.cond, d100.stride)
+        f100o, _, _ = predict(run, d100o.cond, d100o.stride)
+        ring_w = {k: v for k, v in weights.items() if k.startswith("led")}
+        hdr_w = {k: v for k, v in weights.items() if not k.startswith("led")}
+        R100 = ring_truth(size, take, s, d100.times, ring, dome.n_lights)["olat"]
+        rec["fps100"] = compare({"interp": f100, "interp_window_output": f100o}, R100, f25, tl.pos, ring_w)
         T100 = truth100.read("olat").astype(np.float32)
         assert np.allclose(truth100.read("time"), d100.times[:n100]), "truth and output instants differ"
-        rec["fps100"] = compare({"interp": f100, "interp_window_output": f100o}, T100, f25, tl.pos[:n100], weights)
-        del f100o, T100
+        rec["fps100_hdr_first_frames"] = compare({"interp": f100[:n100], "interp_window_output": f100o[:n100]}, T100,
+                                                 f25, tl.pos[:n100], hdr_w)
+        del f100o, T100, R100
         # 1000 fps: a short span (the network only on the span's frames)
         tk = timeline(src.n_frames, src_fps, 1000.0)
         k0 = int(round(span_t0 * 1000.0))
@@ -243,7 +248,7 @@ def main() -> None:
     summary = {rate: {m: {part: {k: mean_over_seeds(rate, m, part, k) for k in ("psnr_db", "ssim")}
                           for part in ("all", "between")}
                       for m in results["seeds"][str(a.seeds[0])][rate] if m != "span_s"}
-               for rate in ("fps100", "fps1000_span")}
+               for rate in ("fps100", "fps100_hdr_first_frames", "fps1000_span")}
     results["summary_mean_over_seeds"] = summary
     results["speed"] = speed
     ratios = {f"{rate}_interp_minus_{m}_between_psnr_db": summary[rate]["interp"]["between"]["psnr_db"]
