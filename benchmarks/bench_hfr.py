@@ -167,7 +167,7 @@ def main() -> None:
     size, src_fps = run.info.height, 25.0
     take = max(a.frames / src_fps, 1.0)
     dome = run.info.dome_model()
-    weights = {f"led{i}": np.eye(dome.n_lights, dtype=np.float32)[i] for i in ring_leds(dome)}
+    weights = {f"led{i}": np.repeat(np.eye(dome.n_lights, dtype=np.float32)[i][:, None], 3, 1) for i in ring_leds(dome)}
     for m in a.maps:
         weights[m.split("_1k")[0]] = weights_for(parse_lighting(str(ENVMAPS / m)), dome)
     results: dict = {"seeds": {}}
@@ -280,13 +280,13 @@ def main() -> None:
 
 
 def circling_light(dome, t: float, period: float = 0.1, elevation_deg: float = 20.0, sharpness: float = 60.0) -> np.ndarray:
-    """(L,) LED weights of one soft light circling the performer once per `period` seconds at
+    """(L, 3) LED weights of one soft white light circling the performer once per `period` seconds at
     `elevation_deg`: a lobe max(0, d·ω)^sharpness over the dome's LED directions, summing to 1."""
     az = 2 * np.pi * t / period
     el = np.radians(elevation_deg)
     w_dir = np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
     w = np.clip(dome.direction @ w_dir, 0, None) ** sharpness
-    return (w / max(w.sum(), 1e-12)).astype(np.float32)
+    return np.repeat((w / max(w.sum(), 1e-12)).astype(np.float32)[:, None], 3, 1)  # (L, 3) white
 
 
 def slowmo_light(path: Path, dome, pred: np.ndarray, n: int) -> None:
