@@ -21,7 +21,7 @@ def test_temporal_loss_known_values():
     change = torch.rand(2, 3, 8, 8) - 0.5
     model = lambda x: _Pred(prev_img)  # noqa: E731 (the previous frame's prediction)
     cur = (prev_img + change).requires_grad_(True)
-    assert float(temporal_loss(model, _Pred(cur), torch.zeros(1), change, nullcontext)) < 1e-7
+    assert float(temporal_loss(model, _Pred(cur), torch.zeros(1), change, nullcontext).detach()) < 1e-7
     still = prev_img.clone().requires_grad_(True)  # a frozen output: the loss is the truth's mean |change|
     v = temporal_loss(model, _Pred(still), torch.zeros(1), change, nullcontext)
     torch.testing.assert_close(v, change.abs().mean())
