@@ -14,6 +14,8 @@ Methods on the same output instants:
   interp_window_output   the same with `--window output` (100 fps only)
   repeat / blend / flow  the 25 fps output filled in by frame repetition, linear blending of the
                  neighbouring fields, DIS optical flow of the relit frames (nervp.evaluate.hfr)
+  oracle_*       the same three applied to the truth's own 25 fps frames: what filling the gaps
+                 costs with no network error (the size of what interpolation can win)
 Scored relit under the ring of 8 LEDs (fps100, fps1000_span) and two HDR maps (fps100_hdr_first_frames)
 (image_metrics of `nervp evaluate`); 'all'
 averages every output frame, 'between' only the frames that fall between source frames (at the
@@ -117,12 +119,18 @@ def score(pred: np.ndarray, truth: np.ndarray, frames: np.ndarray) -> dict:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
+ORACLES = ("oracle_repeat", "oracle_blend", "oracle_flow")
+
+
 def compare(methods: dict[str, np.ndarray], truth: np.ndarray, fields25: np.ndarray, pos: np.ndarray,
-            weights: dict[str, np.ndarray]) -> dict:
-    """Per method: metrics over all frames and over in-between frames, per lighting and averaged."""
+            weights: dict[str, np.ndarray], truth25: np.ndarray | None = None) -> dict:
+    """Per method: metrics over all frames and over in-between frames, per lighting and averaged.
+    With `truth25` (the true fields at the source frames) also the oracle baselines: the three
+    fillers applied to the truth's own 25 fps frames (what filling gaps costs without network error)."""
     between = np.flatnonzero(~np.isclose(pos, np.round(pos), atol=1e-9))
     every = np.arange(len(pos))
-    out: dict = {m: {"all": {}, "between": {}} for m in [*methods, "repeat", "blend", "flow"]}
+    extra = ORACLES if truth25 is not None else ()
+    out: dict = {m: {"all": {}, "between": {}} for m in [*methods, "repeat", "blend", "flow", *extra]}
     for name, w in weights.items():
         t = relit(truth, w)
         r25 = relit(fields25, w)
@@ -130,6 +138,11 @@ def compare(methods: dict[str, np.ndarray], truth: np.ndarray, fields25: np.ndar
         cands["repeat"] = repeat_frames(r25, pos)
         cands["blend"] = blend_frames(r25, pos)
         cands["flow"] = flow_frames(r25, pos)
+        if truth25 is not None:
+            g25 = relit(truth25, w)
+            cands["oracle_repeat"] = repeat_frames(g25, pos)
+            cands["oracle_blend"] = blend_frames(g25, pos)
+            cands["oracle_flow"] = flow_frames(g25, pos)
         for m, p in cands.items():
             out[m]["all"][name] = score(p, t, every)
             out[m]["between"][name] = score(p, t, between)
@@ -195,11 +208,13 @@ def main() -> None:
         ring_w = {k: v for k, v in weights.items() if k.startswith("led")}
         hdr_w = {k: v for k, v in weights.items() if not k.startswith("led")}
         R100 = ring_truth(size, take, s, d100.times, ring, dome.n_lights, w / "ring100.npz")["olat"]
-        rec["fps100"] = compare({"interp": f100, "interp_window_output": f100o}, R100, f25, tl.pos, ring_w)
+        rec["fps100"] = compare({"interp": f100, "interp_window_output": f100o}, R100, f25, tl.pos, ring_w,
+                                R100[::4])
         T100 = truth100.read("olat").astype(np.float32)
         assert np.allclose(truth100.read("time"), d100.times[:n100]), "truth and output instants differ"
         rec["fps100_hdr_first_frames"] = compare({"interp": f100[:n100], "interp_window_output": f100o[:n100]}, T100,
-                                                 f25, tl.pos[:n100], hdr_w)
+                                                 f25, tl.pos[:n100], hdr_w, T100[::4])
+        knots = R100[::4].copy()  # the true ring-lit fields at the source frames
         del f100o, T100, R100
         # 1000 fps: a short span (the network only on the span's frames)
         tk = timeline(src.n_frames, src_fps, 1000.0)
@@ -214,8 +229,7 @@ def main() -> None:
                       "fields_per_s_with_conditioning": len(span) / (t_net + t_drive * len(span) / d1k.cond.shape[0])})
         T1k = truth1k["olat"]
         assert np.allclose(truth1k["time"], d1k.times[span]), "truth and output instants differ"
-        rec["fps1000_span"] = compare({"interp": f1k}, T1k, f25, tk.pos[span],
-                                      {k: v for k, v in weights.items() if k.startswith("led")})
+        rec["fps1000_span"] = compare({"interp": f1k}, T1k, f25, tk.pos[span], ring_w, knots)
         rec["fps1000_span"]["span_s"] = [span_t0, span_t0 + (a.span_frames - 1) / 1000.0]
         # trajectories at 1000 fps
         stage = make_stage(dataclasses.replace(sim_preset("default"), size=size, motion=MotionConfig()))
@@ -267,6 +281,8 @@ def main() -> None:
     results["speed"] = speed
     ratios = {f"{rate}_interp_minus_{m}_between_psnr_db": summary[rate]["interp"]["between"]["psnr_db"]
               - summary[rate][m]["between"]["psnr_db"] for rate in summary for m in ("repeat", "blend", "flow")}
+    ratios |= {f"{rate}_oracle_blend_minus_oracle_repeat_between_psnr_db": summary[rate]["oracle_blend"]["between"]["psnr_db"]
+               - summary[rate]["oracle_repeat"]["between"]["psnr_db"] for rate in summary}
     results["config"] = {"run": str(a.run), "step": run.step, "size": size, "source_frames": a.frames,
                          "source_fps": src_fps, "take_s": take, "seeds": a.seeds, "maps": a.maps,
                          "span_frames": a.span_frames, "span_start_frame": a.span_start}
