@@ -41,3 +41,19 @@ def test_reenact_slowmo_2(tiny_run, tiny_olat, plain, tmp_path):  # noqa: F811
     # and the first frame, whose window holds only frame 0 either way, is the same field
     np.testing.assert_array_equal(fast.read("olat", 0), plain.read("olat", 0))
     assert np.isfinite(fast.read("olat").astype(np.float32)).all()
+
+
+def test_a_dataset_without_a_recorded_rate_reads_as_25_fps(tiny_run, tiny_olat, tmp_path):  # noqa: F811
+    """Datasets written before the rate was recorded: --slowmo takes 25 fps for them."""
+    import json
+    import shutil
+
+    old = tmp_path / "old.olat"
+    shutil.copytree(tiny_olat, old)
+    man = json.loads((old / "manifest.json").read_text())
+    del man["fps"]
+    (old / "manifest.json").write_text(json.dumps(man))
+    out = tmp_path / "fast.olat"
+    assert main(["reenact", str(tiny_run), str(old), str(out), "--params", "truth", "--device", "cpu",
+                 "--slowmo", "2"]) == 0
+    assert load_olat(out).manifest["fps"] == 50.0
