@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from nervp.cli.data import Capture, Inspect, Simulate
+from nervp.cli.data import Capture, Ingest, Inspect, Simulate
 from nervp.cli.demo import Demo
 from nervp.cli.parse import Condition, Track
 from nervp.cli.relight import Relight
@@ -26,6 +26,7 @@ from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
+    "ingest": Ingest,
 }
 
 

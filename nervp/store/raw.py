@@ -93,13 +93,19 @@ def raw_manifest(base: dict[str, Any], *, height: int, width: int, n_images: int
     updated with the fields every raw stream carries."""
     man = dict(base)
     man.update({"kind": KIND, "height": height, "width": width, "n_images": n_images, "n_sets": n_sets,
-                "n_lights": dome.n_lights, "bayer": bayer, "black_level": int(black_level),
-                "white_level": int(white_level), "schedule": schedule, "dome": dome.to_json(),
+                "n_lights": dome.n_lights, "bayer": bayer, "black_level": _level(black_level),
+                "white_level": _level(white_level), "schedule": schedule, "dome": dome.to_json(),
                 "colour_space": "camera-raw-linear"})
     if sensor is not None:
         man["sensor"] = sensor
     man["linearise"] = "radiance = (DN - black_level) / (white_level - black_level) / gain[i]"
     return man
+
+
+def _level(v: float) -> int | float:
+    """A black or white level as stored: an int when whole (8-bit sensors), else the float (a
+    deeper sensor's level on the 8-bit scale)."""
+    return int(v) if float(v).is_integer() else float(v)
 
 
 @dataclass(frozen=True)
