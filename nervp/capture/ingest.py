@@ -28,7 +28,7 @@ from nervp.capture.sync import (
     read_schedule,
     read_timestamps,
     thumbnail,
-    tracking_score,
+    tracking_frames,
 )
 from nervp.errors import ConfigError
 from nervp.imaging.bayer import PATTERNS
@@ -183,10 +183,8 @@ def ingest(frames: Path | str, out: Path | str, cfg: IngestConfig = IngestConfig
                           f"{black} and {white}")
     thumbs, same = _scan(src, black, on_scan)
     where = str(src.path)
-    first = match_frames(sched, M, times, None, same, where)
-    on_t = (first.slot >= 0) & (sched.pattern[np.clip(first.slot, 0, None)] == TRACKING)
-    score = tracking_score(thumbs, np.median(thumbs[on_t], axis=0)) if on_t.sum() >= 2 else None
-    sync = match_frames(sched, M, times, score, same, where)
+    tracking = tracking_frames(thumbs, sched.tracking_every)
+    sync = match_frames(sched, M, times, tracking, same, where)
     used = np.nonzero(sync.slot >= 0)[0]
     slots = sync.slot[used]
     pattern = sched.pattern[slots]

@@ -198,6 +198,41 @@ def tracking_score(thumbs: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return t @ r
 
 
+def _split(x: np.ndarray, fraction: float) -> float | None:
+    """A threshold that puts about `fraction` of the values `x` above it with a clear gap: the
+    widest gap between sorted values whose upper side holds 0.5x to 1.5x that fraction; None
+    when that gap is not wider than the spread within the upper side."""
+    v = np.sort(x)
+    n = v.size
+    lo, hi = max(1, int(n * (1 - 1.5 * fraction))), min(n - 1, int(np.ceil(n * (1 - 0.5 * fraction))))
+    if hi <= lo:
+        return None
+    gaps = v[lo:hi + 1] - v[lo - 1:hi]
+    k = int(np.argmax(gaps))
+    upper = v[lo + k:]
+    if gaps[k] <= (upper[-1] - upper[0]) * 0.25:
+        return None
+    return float(0.5 * (v[lo + k - 1] + v[lo + k]))
+
+
+def tracking_frames(thumbs: np.ndarray, tracking_every: int) -> np.ndarray | None:
+    """(M,) bool: which frames are tracking (all-on) frames by their look, or None when the
+    frames do not split clearly. About 1 in `tracking_every` frames is one. The look is the
+    log mean brightness (all LEDs on is many times one LED), else the cosine of the frame's
+    brightness pattern to the brightest frames' (for exposures that even out brightness)."""
+    if thumbs.shape[0] < 2 * tracking_every or tracking_every < 2:
+        return None
+    frac = 1.0 / tracking_every
+    bright = np.log(np.maximum(thumbs.mean(1), 1e-6))
+    t = _split(bright, frac)
+    if t is not None:
+        return bright > t
+    top = bright >= np.quantile(bright, 1 - 0.5 * frac)
+    cos = tracking_score(thumbs, np.median(thumbs[top], axis=0))
+    t = _split(cos, frac)
+    return None if t is None else cos > t
+
+
 @dataclass(frozen=True)
 class SyncReport:
     """How the frames matched the schedule.
@@ -219,17 +254,23 @@ class SyncReport:
     resync: tuple[tuple[int, int], ...] = field(default_factory=tuple)
     tracking_check: bool = False
 
+    @property
+    def n_dropped(self) -> int:
+        """Frames the camera dropped (slots left empty, less those of discarded frames)."""
+        return int(self.dropped.size - self.discarded.size)
+
     def summary(self, n_slots: int) -> str:
         used = int((self.slot >= 0).sum())
-        pct = 100.0 * self.dropped.size / max(n_slots, 1)
-        parts = [f"{used} of {self.slot.size} frames on {n_slots} schedule slots; {self.dropped.size} dropped "
-                 f"({pct:.2f} %)"]
+        pct = 100.0 * self.n_dropped / max(n_slots, 1)
+        parts = [f"{used} of {self.slot.size} frames on {n_slots} schedule slots; {self.n_dropped} frame(s) dropped "
+                 f"by the camera ({pct:.2f} %)"]
         if self.dropped.size:
-            parts.append("slots " + _span(self.dropped.tolist()))
+            parts.append(("empty slots " if self.discarded.size else "slots ") + _span(self.dropped.tolist()))
         if self.duplicates.size:
             parts.append(f"{self.duplicates.size} duplicated frame(s) skipped: {_span(self.duplicates.tolist())}")
         if self.discarded.size:
-            parts.append(f"{self.discarded.size} frame(s) discarded (LED unknown without timestamps)")
+            parts.append(f"{self.discarded.size} frame(s) discarded (which LED lit them is unknown without "
+                         "--timestamps)")
         if self.resync:
             parts.append("re-synchronised by tracking frames at " + ", ".join(f"frame {f} ({s:+d})"
                                                                             for f, s in self.resync[:6]))
@@ -240,13 +281,14 @@ def _span(v: list[int]) -> str:
     return ", ".join(str(x) for x in v[:10]) + (f", ... ({len(v)} in all)" if len(v) > 10 else "")
 
 
-def match_frames(sched: SlotSchedule, n_frames: int, times: np.ndarray | None, score: np.ndarray | None,
+def match_frames(sched: SlotSchedule, n_frames: int, times: np.ndarray | None, tracking: np.ndarray | None,
                  same_as_previous: np.ndarray | None = None, where: str = "frames") -> SyncReport:
     """Match M frames to the schedule's slots (module docstring).
 
     Args:
         times: (M,) camera timestamps in seconds, or None.
-        score: (M,) `tracking_score` of each frame, or None to skip the tracking-frame check.
+        tracking: (M,) bool, frames that look like tracking frames (`tracking_frames`), or None
+            to skip the tracking-frame check.
         same_as_previous: (M,) bool, frame identical to the one before (a duplicate), or None.
     """
     M, N = n_frames, sched.n_slots
@@ -268,34 +310,27 @@ def match_frames(sched: SlotSchedule, n_frames: int, times: np.ndarray | None, s
     is_track = sched.pattern == TRACKING
     track_slots = np.nonzero(is_track)[0]
     check, resync, discarded = False, [], []
-    if score is not None and track_slots.size >= 2:
-        ok = (slot >= 0) & (slot < N)
-        on_t = ok & is_track[np.clip(slot, 0, N - 1)]
-        on_o = ok & ~is_track[np.clip(slot, 0, N - 1)]
-        if on_t.sum() >= 2 and on_o.sum() >= 2:
-            lo_t, hi_o = float(np.percentile(score[on_t], 10)), float(np.percentile(score[on_o], 99))
-            check = lo_t > hi_o
-            thresh = 0.5 * (lo_t + hi_o)
-        if check:
-            shift, prev_track = 0, -1
-            for i in range(M):
-                if slot[i] < 0:
-                    continue
-                slot[i] += shift
-                s = int(slot[i])
-                if score[i] > thresh and not (0 <= s < N and is_track[s]):
-                    k = int(np.argmin(np.abs(track_slots - s)))
-                    d = int(track_slots[k] - s)
-                    shift += d
-                    slot[i] += d
-                    resync.append((i, d))
-                    if times is None:  # which OLAT frames since the last tracking frame were lost is unknown
-                        for j in range(prev_track + 1, i):
-                            if slot[j] >= 0:
-                                discarded.append(j)
-                                slot[j] = -1
-                if score[i] > thresh:
-                    prev_track = i
+    if tracking is not None and track_slots.size >= 2:
+        check = True
+        shift, prev_track = 0, -1
+        for i in range(M):
+            if slot[i] < 0:
+                continue
+            slot[i] += shift
+            s = int(slot[i])
+            if tracking[i] and not (0 <= s < N and is_track[s]):
+                k = int(np.argmin(np.abs(track_slots - s)))
+                d = int(track_slots[k] - s)
+                shift += d
+                slot[i] += d
+                resync.append((i, d))
+                if times is None:  # which OLAT frames since the last tracking frame were lost is unknown
+                    for j in range(prev_track + 1, i):
+                        if slot[j] >= 0:
+                            discarded.append(j)
+                            slot[j] = -1
+            if tracking[i]:
+                prev_track = i
     used = slot[slot >= 0]
     if used.size and used.max() >= N:
         i = int(np.argmax(slot >= N))

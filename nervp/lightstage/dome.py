@@ -115,6 +115,12 @@ def build_dome(cfg: DomeConfig = DomeConfig()) -> Dome:
     return Dome(d * cfg.radius, d, voronoi_solid_angles(d), inten, cfg.radius)
 
 
+def dome_file_json(dome: Dome) -> dict:
+    """`dome` as a dome file's JSON object (positions, rgb, solid_angles; floats exact)."""
+    return {"positions": dome.position.tolist(), "rgb": np.asarray(dome.intensity, np.float64).tolist(),
+            "solid_angles": dome.solid_angle.tolist()}
+
+
 def dome_size(cfg: DomeConfig) -> int:
     """The number of LEDs `build_dome(cfg)` gives (the file's count when `cfg.file` is set)."""
     return cfg.n_lights if cfg.file is None else load_dome_file(cfg.file).n_lights
