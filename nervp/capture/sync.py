@@ -310,6 +310,10 @@ def match_frames(sched: SlotSchedule, n_frames: int, times: np.ndarray | None, t
     is_track = sched.pattern == TRACKING
     track_slots = np.nonzero(is_track)[0]
     check, resync, discarded = False, [], []
+    if tracking is not None and times is not None:  # trust the look only where it agrees with the clock
+        on = (slot >= 0) & (slot < N)
+        agree = float(np.mean(tracking[on] == is_track[slot[on]])) if on.any() else 0.0
+        tracking = tracking if agree >= 0.98 else None
     if tracking is not None and track_slots.size >= 2:
         check = True
         shift, prev_track = 0, -1
