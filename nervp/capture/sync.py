@@ -322,7 +322,7 @@ def match_frames(sched: SlotSchedule, n_frames: int, times: np.ndarray | None, t
                 continue
             slot[i] += shift
             s = int(slot[i])
-            if tracking[i] and not (0 <= s < N and is_track[s]):
+            if tracking[i] and s < N and not is_track[s]:
                 k = int(np.argmin(np.abs(track_slots - s)))
                 d = int(track_slots[k] - s)
                 shift += d
