@@ -17,11 +17,12 @@ from nervp.lightstage.dome import Dome
 from nervp.lightstage.schedule import TRACKING, ScheduleConfig, make_schedule
 
 
-def ball_radiance(dome: Dome, size: int, t: float, leds: np.ndarray) -> np.ndarray:
-    """(len(leds), size, size, 3) linear radiance of the ball at time t under each LED (-1 = all)."""
+def ball_radiance(dome: Dome, size: int, t: float, leds: np.ndarray, motion: float = 1.0) -> np.ndarray:
+    """(len(leds), size, size, 3) linear radiance of the ball at time t under each LED (-1 = all);
+    `motion` scales how far it drifts (0 = still)."""
     y, x = (np.mgrid[0:size, 0:size] + 0.5) / size * 2 - 1
-    x = x - 0.3 * np.sin(2 * np.pi * 3 * t)  # drifts a few pixels within a set
-    y = y - 0.2 * np.cos(2 * np.pi * 2 * t)
+    x = x - motion * 0.3 * np.sin(2 * np.pi * 3 * t)  # drifts a few pixels within a set
+    y = y - motion * 0.2 * np.cos(2 * np.pi * 2 * t)
     r2 = (x * x + y * y) / 0.7 ** 2
     inside = r2 < 1
     n = np.stack([x / 0.7, -y / 0.7, np.sqrt(np.clip(1 - r2, 0, None))], -1)
@@ -36,7 +37,7 @@ def ball_radiance(dome: Dome, size: int, t: float, leds: np.ndarray) -> np.ndarr
 
 
 def synthetic_stream(path: Path, dome: Dome, n_sets: int, size: int = 32, tracking_every: int = 3,
-                     seed: int = 0) -> Path:
+                     seed: int = 0, motion: float = 1.0) -> Path:
     """Write a raw stream of `n_sets` sets (a set on every tracking frame) at `path`."""
     sched = make_schedule(n_sets, dome.n_lights, ScheduleConfig(tracking_every=tracking_every, set_stride=1))
     g_track = 0.8 * 4 / dome.n_lights  # tracking frames about 4x an average OLAT image's brightness
@@ -46,7 +47,7 @@ def synthetic_stream(path: Path, dome: Dome, n_sets: int, size: int = 32, tracki
 
     def images():
         for i in range(sched.n_images):
-            rad = ball_radiance(dome, size, float(sched.time[i]), np.array([sched.pattern[i]]))[0]
+            rad = ball_radiance(dome, size, float(sched.time[i]), np.array([sched.pattern[i]]), motion)[0]
             sig = mosaic(torch.from_numpy(rad)).numpy() * gain[i]
             dn = black + sig * (white - black) + rng.normal(0, 0.5, sig.shape)
             yield np.clip(np.rint(dn), 0, 255).astype(np.uint8)
