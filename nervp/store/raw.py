@@ -37,6 +37,8 @@ from nervp.store.resume import ResumableWrite, open_work, replace_small
 from nervp.store.zstore import DatasetError
 
 KIND = "raw"
+_BATCH_BYTES = 8 << 20
+"""`write_raw` hands zarr up to this many bytes of images (at most 32) per write."""
 
 
 @dataclass(frozen=True)
@@ -143,16 +145,25 @@ def write_raw(path: Path | str, manifest: dict[str, Any], dome: Dome, images: It
     with zstore.atomic_dataset(Path(path), manifest, overwrite) as group:
         arr = zstore.frame_array(group, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN")
         count = 0
+        batch = max(1, min(32, _BATCH_BYTES // max(H * W, 1)))  # chunks written together: zarr's
+        buf = np.empty((batch, H, W), np.uint8)                  # per-call cost is shared
         for i, img in enumerate(images):
             if i >= N:
                 raise ConfigError(f"more images than pattern entries ({N})")
             img = np.asarray(img)
             if img.shape != (H, W) or img.dtype != np.uint8:
                 raise ConfigError(f"image {i} is {img.dtype} {img.shape}, expected uint8 {(H, W)}")
-            arr[i] = img
+            buf[i % batch] = img
             count += 1
-            if on_image is not None:
-                on_image(i, N)
+            if count % batch == 0 or count == N:
+                k = (count - 1) % batch + 1
+                arr[count - k:count] = buf[:k]
+                if on_image is not None:
+                    for j in range(count - k, count):
+                        on_image(j, N)
+        if count % batch and count != N:  # fewer images than entries: write what came, then refuse
+            k = count % batch
+            arr[count - k:count] = buf[:k]
         if count != N:
             raise ConfigError(f"got {count} images for {N} pattern entries")
         zstore.small_array(group, "pattern", pattern, "LED lit per image, -1 = all-on tracking, (N,)")

@@ -51,12 +51,14 @@ def captured(stream, tmp_path_factory):
     return load_olat(out)
 
 
-@pytest.mark.parametrize("fmt", ["tiff", "png"])
+@pytest.mark.parametrize("fmt", ["tiff", "png", "dng"])
 def test_round_trip_of_the_virtual_stage_is_bit_exact(moving_raw, tmp_path, fmt):
-    """simulate --raw -> 16-bit files + schedule CSV -> ingest: the same stream, byte for byte."""
+    """simulate --raw -> 16-bit files + schedule CSV -> ingest: the same stream, byte for byte.
+    DNG frames are read through LibRaw, their CFA pattern and levels taken from the files."""
     raw = load_raw(moving_raw)
     cam = write_camera_files(raw, tmp_path / "cam", fmt=fmt, bits=16)
-    rep = ingest(cam.frames, tmp_path / "in.raw", _cfg(cam))
+    levels = {"black_level": None, "white_level": None} if fmt == "dng" else {}
+    rep = ingest(cam.frames, tmp_path / "in.raw", _cfg(cam, **levels))
     assert rep.sync.dropped.size == 0 and rep.n_written == raw.n_images
     _same_stream(raw, load_raw(tmp_path / "in.raw"))
 
