@@ -36,7 +36,6 @@ from common import timeit, write_results
 from nervp.capture import CaptureConfig, ExecConfig, capture
 from nervp.capture.frames import open_frames
 from nervp.capture.ingest import IngestConfig, ingest
-from nervp.lightstage import build_dome
 from nervp.lightstage.schedule import TRACKING, ScheduleConfig, make_schedule
 from nervp.store.raw import load_raw
 
