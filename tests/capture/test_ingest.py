@@ -141,3 +141,23 @@ def test_8_bit_png_and_12_bit_tiff(stream, tmp_path):
                white_level=4095, timestamps=None)
     ingest(d12, tmp_path / "b.raw", cfg)
     _same_stream(raw, load_raw(tmp_path / "b.raw"))
+
+
+def test_capture_records_a_measured_dome_file(stream, tmp_path):
+    """`capture --dome FILE` records the measured geometry (same LED count) instead of the
+    stream's; a file for another stage is refused naming it."""
+    from nervp.errors import ConfigError
+    from nervp.lightstage import fibonacci_directions
+
+    good = tmp_path / "measured.csv"
+    pos = fibonacci_directions(8) * 1.25
+    good.write_text("x,y,z,r,g,b\n" + "\n".join(",".join(map(repr, (*map(float, p), 1.0, 0.9, 1.1))) for p in pos))
+    capture(stream, tmp_path / "c.olat", CaptureConfig(set_stride=12, dome=good), ONE)
+    ds = load_olat(tmp_path / "c.olat")
+    np.testing.assert_allclose(ds.dome.position, pos, atol=1e-9)
+    np.testing.assert_allclose(ds.dome.intensity, np.tile([1.0, 0.9, 1.1], (8, 1)))
+    bad = tmp_path / "other.csv"
+    bad.write_text("x,y,z\n" + "\n".join(",".join(map(repr, map(float, p))) for p in fibonacci_directions(12)))
+    with pytest.raises(ConfigError, match=f"dome file {bad}: 12 LEDs but the stream .* lights 8"):
+        capture(stream, tmp_path / "d.olat", CaptureConfig(set_stride=12, dome=bad), ONE)
+    assert not (tmp_path / "d.olat").exists()
