@@ -161,3 +161,24 @@ def test_capture_records_a_measured_dome_file(stream, tmp_path):
     with pytest.raises(ConfigError, match=f"dome file {bad}: 12 LEDs but the stream .* lights 8"):
         capture(stream, tmp_path / "d.olat", CaptureConfig(set_stride=12, dome=bad), ONE)
     assert not (tmp_path / "d.olat").exists()
+
+
+def test_lossless_16_bit_video(stream, tmp_path):
+    """A single-channel 16-bit FFV1 video of the mosaics (d * 257) ingests to the same stream."""
+    import av
+
+    raw = load_raw(stream)
+    cam = write_camera_files(raw, tmp_path / "cam", fmt="png", bits=8)  # for the schedule and dome
+    video = tmp_path / "take.mkv"
+    with av.open(str(video), "w") as box:
+        s = box.add_stream("ffv1", rate=1000)
+        s.width, s.height, s.pix_fmt = raw.width, raw.height, "gray16le"
+        for i in range(raw.n_images):
+            frame = av.VideoFrame.from_ndarray(raw.image(i).astype(np.uint16) * np.uint16(257), format="gray16le")
+            for p in s.encode(frame):
+                box.mux(p)
+        for p in s.encode():
+            box.mux(p)
+    ingest(video, tmp_path / "v.raw", _cfg(cam, timestamps=None, black_level=cam.black_level * 257,
+                                            white_level=65535))
+    _same_stream(raw, load_raw(tmp_path / "v.raw"))
