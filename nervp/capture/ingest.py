@@ -12,7 +12,7 @@ video (`nervp.capture.frames`), the controller's schedule and the camera's times
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from nervp.imaging.bayer import PATTERNS
 from nervp.lightstage.dome import Dome, build_dome, load_dome_file
 from nervp.lightstage.schedule import TRACKING
 from nervp.store.olat import OLATFrame
-from nervp.store.raw import RawTruth, raw_manifest, write_raw
+from nervp.store.raw import RawTruth, raw_manifest, write_raw, write_raw_recorded
 
 
 def write_raw_stream(path: Path | str, images: Iterable[np.ndarray], pattern: np.ndarray, time: np.ndarray,
@@ -60,6 +60,25 @@ def write_raw_stream(path: Path | str, images: Iterable[np.ndarray], pattern: np
             the schedule so that `capture` accepts those timestamp gaps).
         on_image: called as on_image(i, N) after image i is written.
     """
+    it = iter(images)
+    try:
+        first = np.asarray(next(it))
+    except StopIteration:
+        raise ConfigError("no images given") from None
+    man, pattern, time, gain, mids, olat = stream_manifest(
+        first.shape, pattern, time, gain, dome, bayer=bayer, black_level=black_level, white_level=white_level,
+        fps=fps, set_stride=set_stride, sets=sets, extra=extra, dropped=dropped)
+    return write_raw(path, man, dome, _chain(first, it), pattern, time, gain, mids, olat,
+                     None if truth is None else RawTruth(truth), overwrite, on_image)
+
+
+def stream_manifest(shape: tuple[int, int], pattern: np.ndarray, time: np.ndarray, gain: np.ndarray, dome: Dome, *,
+                    bayer: str, black_level: float, white_level: float, fps: float | None, set_stride: int,
+                    sets: tuple[np.ndarray, np.ndarray] | None, extra: dict[str, Any] | None,
+                    dropped: Sequence[tuple[int, int]]) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray,
+                                                              np.ndarray, np.ndarray]:
+    """The manifest of a recorded stream of images of `shape` (H, W) and its arrays, checked and
+    typed: (manifest, pattern, time, gain, sets_middle, sets_olat); arguments as `write_raw_stream`'s."""
     pattern = np.asarray(pattern, np.int16)
     time, gain = np.asarray(time, np.float64), np.asarray(gain, np.float32)
     N, L = pattern.shape[0], dome.n_lights
@@ -75,12 +94,7 @@ def write_raw_stream(path: Path | str, images: Iterable[np.ndarray], pattern: np
     mids, olat = np.asarray(sets[0], np.int64), np.asarray(sets[1], np.int64).reshape(-1, L)
     fps = float(fps if fps is not None else 1.0 / np.median(np.diff(time)))
     tracking_every = int(np.median(np.diff(np.nonzero(pattern == TRACKING)[0])))
-    it = iter(images)
-    try:
-        first = np.asarray(next(it))
-    except StopIteration:
-        raise ConfigError("no images given") from None
-    H, W = first.shape
+    H, W = shape
     schedule = {"fps": fps, "tracking_every": tracking_every, "set_stride": set_stride, "n_images": N,
                 "n_sets": int(mids.size), "output_fps": fps / (tracking_every * set_stride)}
     if dropped:
@@ -88,8 +102,7 @@ def write_raw_stream(path: Path | str, images: Iterable[np.ndarray], pattern: np
     man = raw_manifest({}, height=H, width=W, n_images=N, n_sets=int(mids.size), dome=dome, bayer=bayer,
                        black_level=black_level, white_level=white_level, schedule=schedule)
     man.update(extra or {})
-    return write_raw(path, man, dome, _chain(first, it), pattern, time, gain, mids, olat,
-                     None if truth is None else RawTruth(truth), overwrite, on_image)
+    return man, pattern, time, gain, mids, olat
 
 
 def _chain(first: np.ndarray, rest: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
@@ -196,20 +209,31 @@ def ingest(frames: Path | str, out: Path | str, cfg: IngestConfig = IngestConfig
                           f"{M} frames{'; ' + sync.summary(sched.n_slots) if sync.dropped.size else ''}")
     gaps = np.diff(slots) - 1
     dropped = [(int(i), int(k)) for i, k in enumerate(gaps) if k > 0]
-    keep = set(used.tolist())
-
-    def images() -> Iterable[np.ndarray]:
-        it = src.frames() if src.is_video else (src.read(i) for i in range(M))
-        for i, img in enumerate(it):
-            if i in keep:
-                yield src.requantise(img, i)
-
     extra = {"ingest": {"source": str(Path(frames).resolve()), "n_frames": M, "bits": src.bits,
                         "schedule": sched.source, "summary": sync.summary(sched.n_slots),
                         "dropped_slots": sync.dropped.tolist(), "duplicate_frames": sync.duplicates.tolist()}}
-    write_raw_stream(out, images(), pattern, time, gain, dome, bayer=bayer, black_level=_level(src.to8(black)),
-                     white_level=_level(src.to8(white)), fps=sched.fps, set_stride=cfg.set_stride,
-                     sets=(mids, olat), extra=extra, overwrite=overwrite, dropped=dropped, on_image=on_image)
+    man, pattern, time, gain, mids, olat = stream_manifest(
+        (src.height, src.width), pattern, time, gain, dome, bayer=bayer, black_level=_level(src.to8(black)),
+        white_level=_level(src.to8(white)), fps=sched.fps, set_stride=cfg.set_stride, sets=(mids, olat),
+        extra=extra, dropped=dropped)
+
+    def images_from(start: int) -> Iterator[np.ndarray]:
+        """Written images from number `start` on (a resumed write skips what is done)."""
+        if not src.is_video:
+            for k in range(start, used.size):
+                yield src.requantise(src.read(int(used[k])), int(used[k]))
+            return
+        k = 0
+        for i, img in enumerate(src.frames()):
+            if k < used.size and i == used[k]:
+                if k >= start:
+                    yield src.requantise(img, i)
+                k += 1
+
+    settings = {"source": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in src.files] or
+                [str(src.path), src.path.stat().st_size, src.path.stat().st_mtime_ns], "used": used.tolist(),
+                "bits": src.bits}
+    write_raw_recorded(out, man, dome, images_from, pattern, time, gain, mids, olat, settings, overwrite, on_image)
     return IngestReport(M, int(used.size), int(mids.size), lost, sync, sched.n_slots)
 
 

@@ -57,7 +57,7 @@ def command_type(argv: list[str]) -> Any:
     return union
 
 
-RESUMABLE = ("simulate", "capture", "train", "reenact")
+RESUMABLE = ("simulate", "capture", "train", "reenact", "ingest")
 """Commands that keep their work when stopped: the same command again goes on from it."""
 
 

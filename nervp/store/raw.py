@@ -182,6 +182,59 @@ def write_raw(path: Path | str, manifest: dict[str, Any], dome: Dome, images: It
     return Path(path)
 
 
+def write_raw_recorded(path: Path | str, manifest: dict[str, Any], dome: Dome,
+                       images_from: Callable[[int], Iterable[np.ndarray]], pattern: np.ndarray, time: np.ndarray,
+                       gain: np.ndarray, sets_middle: np.ndarray, sets_olat: np.ndarray, settings: Any,
+                       overwrite: bool = False, on_image: Callable[[int, int], None] | None = None) -> Path:
+    """`write_raw` for a recording read from files, resumable (`nervp.store.resume`): images go
+    in batches, each batch marked once written; a rerun with the same `settings` (the resume key,
+    JSON-able: what decides the images) asks `images_from(k)` only for images k.. after the last
+    marked batch, and writes the same bytes as an uninterrupted run. No truth."""
+    path = Path(path)
+    zstore.check_output(path, overwrite)
+    N, H, W = int(manifest["n_images"]), int(manifest["height"]), int(manifest["width"])
+    batch = max(1, min(32, _BATCH_BYTES // max(H * W, 1)))
+    key = {"writer": "raw-recorded/1", "settings": settings, "manifest": manifest, "batch": batch}
+    with open_work(path, key, overwrite) as work, cooperative():
+        if work.group is None:
+            work.prepare(lambda g: zstore.frame_array(g, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN"))
+        assert work.group is not None
+        arr = work.group["images"]
+        n_batches = -(-N // batch)
+        start_b = next((b for b in range(n_batches) if not work.done("images", b)), n_batches)
+        if start_b < n_batches:
+            buf = np.empty((batch, H, W), np.uint8)
+            count = start_b * batch
+            for img in images_from(count):
+                img = np.asarray(img)
+                if img.shape != (H, W) or img.dtype != np.uint8:
+                    raise ConfigError(f"image {count} is {img.dtype} {img.shape}, expected uint8 {(H, W)}")
+                if count >= N:
+                    raise ConfigError(f"more images than pattern entries ({N})")
+                buf[count % batch] = img
+                count += 1
+                if count % batch == 0 or count == N:
+                    k = (count - 1) % batch + 1
+                    arr[count - k:count] = buf[:k]
+                    work.mark("images", (count - 1) // batch, {})
+                    if on_image is not None:
+                        for j in range(count - k, count):
+                            on_image(j, N)
+                    check_stop()
+            if count != N:
+                raise ConfigError(f"got {count} images for {N} pattern entries")
+        g = work.group
+        for name, data, desc in (("pattern", pattern, "LED lit per image, -1 = all-on tracking, (N,)"),
+                                 ("time", time, "capture instant (s), (N,)"),
+                                 ("gain", gain, "exposure scale per image, (N,)"),
+                                 ("sets_middle", sets_middle, "middle tracking image of each set, (S,)"),
+                                 ("sets_olat", sets_olat, "image of LED l in set s, (S, L)")):
+            replace_small(g, name)
+            zstore.small_array(g, name, data, desc)
+        work.publish(manifest, overwrite)
+    return path
+
+
 @dataclass(frozen=True)
 class RawJob:
     """A simulated raw stream to write resumably (`write_raw_resumable`).
