@@ -41,7 +41,11 @@ from common import write_results
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "envmaps"
 
 
-def nervp(*args: object) -> float:
+def nervp(*args: object, makes: Path | None = None) -> float | None:
+    """Run `nervp ARGS`; with `makes` (its output) already there (a --keep folder), skip it."""
+    if makes is not None and makes.exists():
+        print(f"(kept {makes})", flush=True)
+        return None
     t = time.perf_counter()
     print("$ nervp " + " ".join(map(str, args)), flush=True)
     subprocess.run([sys.executable, "-m", "nervp.cli", *map(str, args)], check=True)
@@ -59,9 +63,8 @@ def main() -> None:
     from nervp.synth.camera_files import write_camera_files
 
     work = a.keep or Path(tempfile.mkdtemp(prefix="dome156_"))
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    times: dict[str, float] = {}
+    work.mkdir(parents=True, exist_ok=True)  # a --keep folder's finished steps are reused
+    times: dict[str, float | None] = {}
     try:
         rng = np.random.default_rng(156)
         pos = fibonacci_directions(156) * 1.2 + rng.uniform(-0.01, 0.01, (156, 3))
@@ -71,21 +74,26 @@ def main() -> None:
                                                     for p, c in zip(pos, rgb, strict=True)) + "\n")
         # capture path
         times["simulate_raw"] = nervp("simulate", work / "s.raw", "--raw", "--preset", "tiny", "--dome.file", dome,
-                                      "--size", 32, "--frames", 3, "--schedule.tracking-every", 40)
+                                      "--size", 32, "--frames", 3, "--schedule.tracking-every", 40, makes=work / "s.raw")
         raw = load_raw(work / "s.raw")
-        cam = write_camera_files(raw, work / "camera")
+        cam = write_camera_files(raw, work / "camera") if not (work / "in.raw").exists() else None
+        if cam is None:
+            from nervp.synth.camera_files import CameraFiles
+
+            c = work / "camera"
+            cam = CameraFiles(c / "frames", c / "schedule.csv", c / "timestamps.csv", c / "dome.json", 0, 0, (), ())
         times["ingest"] = nervp("ingest", cam.frames, work / "in.raw", "--schedule", cam.schedule, "--timestamps",
                                 cam.timestamps, "--dome", dome, "--black-level", cam.black_level,
-                                "--white-level", cam.white_level)
+                                "--white-level", cam.white_level, makes=work / "in.raw")
         got = load_raw(work / "in.raw")
         identical = all(np.array_equal(got.small(k), raw.small(k)) for k in ("pattern", "time", "gain")) and all(
             np.array_equal(got.image(i), raw.image(i)) for i in range(raw.n_images))
-        times["capture"] = nervp("capture", work / "in.raw", work / "c.olat", "--workers", 1)
+        times["capture"] = nervp("capture", work / "in.raw", work / "c.olat", "--workers", 1, makes=work / "c.olat")
         rep = truth_report(load_olat(work / "c.olat"), raw)
         capture_psnr = {k: rep[k] for k in ("aligned", "naive", "sensor_floor", "demosaic_floor") if k in rep}
         # training path
         times["simulate_olat"] = nervp("simulate", work / "t.olat", "--preset", "tiny", "--dome.file", dome,
-                                       "--size", 32, "--frames", 8)
+                                       "--size", 32, "--frames", 8, makes=work / "t.olat")
         times["train"] = nervp("train", work / "t.olat", work / "run", "--preset", "tiny")
         lights = [str(p) for p in sorted(SHARED.glob("*.hdr"))[:1]] + ["sky"]
         times["evaluate"] = nervp("evaluate", work / "run", work / "t.olat", "--light", *lights)

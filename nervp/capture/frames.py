@@ -9,6 +9,7 @@ bit expansion) comes back as d, bit for bit. Black and white levels scale the sa
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,9 +110,16 @@ class FrameSource:
         if self.bits == 8 and img.dtype == np.uint8:
             return img
         self.check_range(img, index)
-        top = 2 ** self.bits - 1
-        v = img.astype(np.uint32)
-        return ((v * 255 + top // 2) // top).astype(np.uint8)
+        return _lut(self.bits)[img]
+
+
+@functools.lru_cache(maxsize=4)
+def _lut(bits: int) -> np.ndarray:
+    """(2**16,) uint8: value v of `bits` bits -> round(v * 255 / (2**bits - 1)) (one gather per
+    image instead of integer arithmetic; entries past the top are never read: `check_range`)."""
+    top = 2 ** bits - 1
+    v = np.minimum(np.arange(65536, dtype=np.uint64), top)
+    return ((v * 255 + top // 2) // top).astype(np.uint8)
 
 
 def _read_image(f: Path) -> np.ndarray:
