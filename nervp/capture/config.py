@@ -35,6 +35,9 @@ class CaptureConfig:
     to the dome mean (from --calibration-file, else the manifest's dome.intensity_rgb)."""
     calibration_file: Path | None = None
     """JSON list or .npy array of per-LED linear RGB intensities, (L, 3); implies --calibrate."""
+    dome: Path | None = None
+    """The stage's measured dome file (JSON/CSV, docs/FORMAT.md) to record in the output instead
+    of the stream's dome (same LED count); with --calibrate its rgb are the LED intensities."""
     confidence_px: float = 0.5
     """Forward-backward flow disagreement (pixels, root-sum-square along the chain) at which
     confidence falls to exp(-1/2) = 0.61."""
@@ -50,10 +53,13 @@ class CaptureConfig:
             raise ConfigError(f"--confidence-px must be positive, got {self.confidence_px}")
         if self.calibration_file is not None and not Path(self.calibration_file).is_file():
             raise ConfigError(f"--calibration-file {self.calibration_file} does not exist")
+        if self.dome is not None and not Path(self.dome).is_file():
+            raise ConfigError(f"--dome {self.dome} does not exist")
 
     def to_json(self) -> dict:
         d = asdict(self)
         d["calibration_file"] = None if self.calibration_file is None else str(self.calibration_file)
+        d["dome"] = None if self.dome is None else str(self.dome)
         return json.loads(json.dumps(d))
 
 

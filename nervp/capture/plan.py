@@ -159,7 +159,12 @@ def _check_schedule(raw: RawStream) -> None:
                            f"image {i} ({time[i]:.6f} s)")
     fps = float(sched.get("fps") or (1.0 / np.median(dt) if dt.size else 0.0))
     if dt.size and fps > 0:
+        try:  # frames the camera dropped, recorded by `nervp ingest`: their gaps are expected
+            declared = {int(i): int(k) for i, k in sched.get("dropped", [])}
+        except (TypeError, ValueError):
+            raise DatasetError(f"{raw.path}: manifest schedule.dropped must be a list of [image, count] pairs") from None
         gap = np.nonzero(dt > 1.5 / fps)[0]
+        gap = gap[[declared.get(int(i)) != int(round(dt[i] * fps)) - 1 for i in gap]] if declared else gap
         if gap.size:
             i = int(gap[0])
             k = int(round(dt[i] * fps)) - 1

@@ -28,7 +28,7 @@ from nervp.capture.config import CaptureConfig, ExecConfig
 from nervp.capture.plan import CapturePlan, open_stream, plan_capture
 from nervp.capture.tasks import DATA, DONE, FLOWS, TaskContext, flow_task, marker, set_task
 from nervp.errors import ConfigError
-from nervp.lightstage.dome import Dome
+from nervp.lightstage.dome import Dome, load_dome_file
 from nervp.store.olat import olat_manifest
 from nervp.store.raw import RawStream
 from nervp.store.space import OLAT_RATIO, check_free_space, olat_frame_bytes
@@ -129,6 +129,7 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
     plan = plan_capture(raw, cfg)
     check_free_space(out, plan.n_sets * olat_frame_bytes(plan.n_lights, plan.height, plan.width) * OLAT_RATIO * 1.5,
                      "the OLAT dataset (with its flows while it is made)")
+    stream_dome(raw, cfg)  # a bad --dome is refused before any work
     led_scale = measure_led_scale(raw, cfg)
     work = resumable_dir(out)
     ctx = TaskContext(raw_path, work, plan, cfg, float(raw.manifest["black_level"]),
@@ -152,6 +153,22 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
                          time.perf_counter() - t0, split, where)
 
 
+def stream_dome(raw: RawStream, cfg: CaptureConfig) -> Dome:
+    """The dome of the capture: `cfg.dome`'s file when given (its LED count must be the
+    stream's), else the stream's own record."""
+    if cfg.dome is None:
+        if "dome" not in raw.manifest:
+            raise DatasetError(f"{raw.path}: manifest has no 'dome' (LED geometry); add it (docs/FORMAT.md) or "
+                               "pass --dome")
+        return Dome.from_json(raw.manifest["dome"])
+    dome = load_dome_file(cfg.dome)
+    L = int(raw.manifest["n_lights"])
+    if dome.n_lights != L:
+        raise ConfigError(f"dome file {cfg.dome}: {dome.n_lights} LEDs but the stream {raw.path} lights {L}: give "
+                          "the dome of the stage that recorded it")
+    return dome
+
+
 def measure_led_scale(raw: RawStream, cfg: CaptureConfig) -> np.ndarray | None:
     """(L, 3) float32 LED RGB intensity relative to the dome mean, or None when not calibrating."""
     if not (cfg.calibrate or cfg.calibration_file):
@@ -159,7 +176,9 @@ def measure_led_scale(raw: RawStream, cfg: CaptureConfig) -> np.ndarray | None:
     L = int(raw.manifest["n_lights"])
     src = cfg.calibration_file
     try:
-        if src is None:
+        if src is None and cfg.dome is not None:
+            inten, src = stream_dome(raw, cfg).intensity, f"dome file {cfg.dome} rgb"
+        elif src is None:
             inten = np.asarray(raw.manifest["dome"]["intensity_rgb"], np.float64)
             src = f"{raw.path} manifest dome.intensity_rgb"
         elif Path(src).suffix == ".npy":
@@ -305,9 +324,7 @@ class _Progress:
 def _manifest(raw: RawStream, cfg: CaptureConfig, plan: CapturePlan, led_scale: np.ndarray | None,
               group: zarr.Group) -> dict:
     m = raw.manifest
-    if "dome" not in m:
-        raise DatasetError(f"{raw.path}: manifest has no 'dome' (LED geometry); add it (docs/FORMAT.md)")
-    dome = Dome.from_json(m["dome"])
+    dome = stream_dome(raw, cfg)
     if led_scale is not None:  # every LED now reads as the dome's mean LED
         dome = Dome(dome.position, dome.direction, dome.solid_angle,
                     np.broadcast_to(dome.intensity.mean(0), dome.intensity.shape).copy(), dome.radius)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from nervp.cli.data import Capture, Inspect, Simulate
+from nervp.cli.data import Capture, Ingest, Inspect, Simulate
 from nervp.cli.demo import Demo
 from nervp.cli.parse import Condition, Track
 from nervp.cli.relight import Relight
@@ -29,7 +29,7 @@ from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
-    "view": View,
+    "view": View, "ingest": Ingest,
 }
 
 
@@ -60,7 +60,7 @@ def command_type(argv: list[str]) -> Any:
     return union
 
 
-RESUMABLE = ("simulate", "capture", "train", "reenact")
+RESUMABLE = ("simulate", "capture", "train", "reenact", "ingest")
 """Commands that keep their work when stopped: the same command again goes on from it."""
 
 

@@ -1,4 +1,5 @@
-"""`nervp simulate`, `nervp capture` and `nervp inspect`: making, capturing and checking datasets."""
+"""`nervp simulate`, `nervp ingest`, `nervp capture` and `nervp inspect`: making, bringing in,
+capturing and checking datasets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Annotated
 import tyro
 
 from nervp.capture.config import CaptureConfig, ExecConfig
+from nervp.capture.ingest import IngestConfig
 from nervp.errors import ConfigError
 from nervp.lightstage.schedule import ScheduleConfig
 from nervp.presets import RAW_PRESETS, SIM_PRESETS, PresetName
@@ -127,6 +129,38 @@ class Capture:
             console.print("--evaluate: the stream has no ground truth (not simulated); skipped")
         else:
             console.print(format_truth_report(truth_report(load_olat(self.out), raw)), highlight=False)
+
+
+@dataclass
+class Ingest:
+    """Bring a camera's recording into a raw stream `nervp capture` reads: a folder of PNG/TIFF
+    (8-16 bit) or DNG frames, or a single-channel video, matched to the controller's schedule;
+    dropped and duplicated frames found and reported, only complete OLAT sets kept (docs/CAPTURE.md)."""
+
+    frames: tyro.conf.Positional[Path]
+    """Folder of frames (natural name order) or a video file."""
+    out: tyro.conf.Positional[Path]
+    """Output raw stream directory (must not exist unless --overwrite)."""
+    settings: Annotated[IngestConfig, tyro.conf.arg(name="")] = field(default_factory=IngestConfig)
+    overwrite: bool = False
+    """Replace an existing output (only once the new one is complete)."""
+
+    def run(self) -> None:
+        from nervp.capture.ingest import ingest
+        from nervp.store.outputs import Output, claim, dataset
+
+        inputs = [self.frames, *(p for p in (self.settings.dome, self.settings.timestamps) if p is not None)]
+        if self.settings.schedule != "paper":
+            inputs.append(Path(self.settings.schedule))
+        with claim([Output(self.out, dataset("raw"))], self.overwrite, inputs, "ingest"), \
+                progress_bar("frames") as bar:
+            scan = bar.add_task("check", total=None)
+            write = bar.add_task("write", total=None, visible=False)
+            rep = ingest(self.frames, self.out, self.settings, self.overwrite,
+                         on_scan=lambda i, n: bar.update(scan, completed=i + 1, total=n),
+                         on_image=lambda i, n: bar.update(write, completed=i + 1, total=n, visible=True))
+        console.print(rep.summary(), highlight=False)
+        console.print(f"wrote {self.out}")
 
 
 @dataclass

@@ -32,6 +32,7 @@ class TranslatorConfig:
     and coefficients (kept >= 0 by the trainer), started from a non-negative factorisation, so
     every materialised OLAT image is non-negative too."""
     n_lights: int = 96
+    """LEDs of the reflectance head; `nervp train` sets it to the dataset's light count (any dome)."""
     alpha_margin: float = 0.05
     """Coverage is clamp((1 + 2m) sigmoid(x) - m, 0, 1) with this margin m, so it can be exactly
     0 off the performer and 1 on it. A bare sigmoid (m = 0) only approaches 0, and its vanishing

@@ -37,6 +37,8 @@ from nervp.store.resume import ResumableWrite, open_work, replace_small
 from nervp.store.zstore import DatasetError
 
 KIND = "raw"
+_BATCH_BYTES = 8 << 20
+"""`write_raw` hands zarr up to this many bytes of images (at most 32) per write."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,19 @@ def raw_manifest(base: dict[str, Any], *, height: int, width: int, n_images: int
     updated with the fields every raw stream carries."""
     man = dict(base)
     man.update({"kind": KIND, "height": height, "width": width, "n_images": n_images, "n_sets": n_sets,
-                "n_lights": dome.n_lights, "bayer": bayer, "black_level": int(black_level),
-                "white_level": int(white_level), "schedule": schedule, "dome": dome.to_json(),
+                "n_lights": dome.n_lights, "bayer": bayer, "black_level": _level(black_level),
+                "white_level": _level(white_level), "schedule": schedule, "dome": dome.to_json(),
                 "colour_space": "camera-raw-linear"})
     if sensor is not None:
         man["sensor"] = sensor
     man["linearise"] = "radiance = (DN - black_level) / (white_level - black_level) / gain[i]"
     return man
+
+
+def _level(v: float) -> int | float:
+    """A black or white level as stored: an int when whole (8-bit sensors), else the float (a
+    deeper sensor's level on the 8-bit scale)."""
+    return int(v) if float(v).is_integer() else float(v)
 
 
 @dataclass(frozen=True)
@@ -137,16 +145,25 @@ def write_raw(path: Path | str, manifest: dict[str, Any], dome: Dome, images: It
     with zstore.atomic_dataset(Path(path), manifest, overwrite) as group:
         arr = zstore.frame_array(group, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN")
         count = 0
+        batch = max(1, min(32, _BATCH_BYTES // max(H * W, 1)))  # chunks written together: zarr's
+        buf = np.empty((batch, H, W), np.uint8)                  # per-call cost is shared
         for i, img in enumerate(images):
             if i >= N:
                 raise ConfigError(f"more images than pattern entries ({N})")
             img = np.asarray(img)
             if img.shape != (H, W) or img.dtype != np.uint8:
                 raise ConfigError(f"image {i} is {img.dtype} {img.shape}, expected uint8 {(H, W)}")
-            arr[i] = img
+            buf[i % batch] = img
             count += 1
-            if on_image is not None:
-                on_image(i, N)
+            if count % batch == 0 or count == N:
+                k = (count - 1) % batch + 1
+                arr[count - k:count] = buf[:k]
+                if on_image is not None:
+                    for j in range(count - k, count):
+                        on_image(j, N)
+        if count % batch and count != N:  # fewer images than entries: write what came, then refuse
+            k = count % batch
+            arr[count - k:count] = buf[:k]
         if count != N:
             raise ConfigError(f"got {count} images for {N} pattern entries")
         zstore.small_array(group, "pattern", pattern, "LED lit per image, -1 = all-on tracking, (N,)")
@@ -163,6 +180,59 @@ def write_raw(path: Path | str, manifest: dict[str, Any], dome: Dome, images: It
             tman["arrays"] = write_olat_arrays(group.create_group("truth"), truth.frames, S, L, H, W, truth.beta)
             manifest["truth"] = tman
     return Path(path)
+
+
+def write_raw_recorded(path: Path | str, manifest: dict[str, Any], dome: Dome,
+                       images_from: Callable[[int], Iterable[np.ndarray]], pattern: np.ndarray, time: np.ndarray,
+                       gain: np.ndarray, sets_middle: np.ndarray, sets_olat: np.ndarray, settings: Any,
+                       overwrite: bool = False, on_image: Callable[[int, int], None] | None = None) -> Path:
+    """`write_raw` for a recording read from files, resumable (`nervp.store.resume`): images go
+    in batches, each batch marked once written; a rerun with the same `settings` (the resume key,
+    JSON-able: what decides the images) asks `images_from(k)` only for images k.. after the last
+    marked batch, and writes the same bytes as an uninterrupted run. No truth."""
+    path = Path(path)
+    zstore.check_output(path, overwrite)
+    N, H, W = int(manifest["n_images"]), int(manifest["height"]), int(manifest["width"])
+    batch = max(1, min(32, _BATCH_BYTES // max(H * W, 1)))
+    key = {"writer": "raw-recorded/1", "settings": settings, "manifest": manifest, "batch": batch}
+    with open_work(path, key, overwrite) as work, cooperative():
+        if work.group is None:
+            work.prepare(lambda g: zstore.frame_array(g, "images", (N, H, W), "uint8", "Bayer images (N, H, W), DN"))
+        assert work.group is not None
+        arr = work.group["images"]
+        n_batches = -(-N // batch)
+        start_b = next((b for b in range(n_batches) if not work.done("images", b)), n_batches)
+        if start_b < n_batches:
+            buf = np.empty((batch, H, W), np.uint8)
+            count = start_b * batch
+            for img in images_from(count):
+                img = np.asarray(img)
+                if img.shape != (H, W) or img.dtype != np.uint8:
+                    raise ConfigError(f"image {count} is {img.dtype} {img.shape}, expected uint8 {(H, W)}")
+                if count >= N:
+                    raise ConfigError(f"more images than pattern entries ({N})")
+                buf[count % batch] = img
+                count += 1
+                if count % batch == 0 or count == N:
+                    k = (count - 1) % batch + 1
+                    arr[count - k:count] = buf[:k]
+                    work.mark("images", (count - 1) // batch, {})
+                    if on_image is not None:
+                        for j in range(count - k, count):
+                            on_image(j, N)
+                    check_stop()
+            if count != N:
+                raise ConfigError(f"got {count} images for {N} pattern entries")
+        g = work.group
+        for name, data, desc in (("pattern", pattern, "LED lit per image, -1 = all-on tracking, (N,)"),
+                                 ("time", time, "capture instant (s), (N,)"),
+                                 ("gain", gain, "exposure scale per image, (N,)"),
+                                 ("sets_middle", sets_middle, "middle tracking image of each set, (S,)"),
+                                 ("sets_olat", sets_olat, "image of LED l in set s, (S, L)")):
+            replace_small(g, name)
+            zstore.small_array(g, name, data, desc)
+        work.publish(manifest, overwrite)
+    return path
 
 
 @dataclass(frozen=True)

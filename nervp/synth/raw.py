@@ -14,6 +14,7 @@ import torch
 
 from nervp.errors import ConfigError
 from nervp.imaging.bayer import PATTERNS, mosaic
+from nervp.lightstage.dome import dome_size
 from nervp.lightstage.schedule import TRACKING, Schedule, ScheduleConfig, make_schedule
 from nervp.store.olat import OLATFrame
 from nervp.store.raw import RawJob, raw_manifest, write_raw_resumable
@@ -75,18 +76,18 @@ class RawConfig:
         if sc.tracking_every < 2 or sc.set_stride < 1:
             raise ConfigError(f"--schedule.tracking-every must be >= 2 and --schedule.set-stride >= 1, got "
                               f"{sc.tracking_every} and {sc.set_stride}")
-        L = self.sim.dome.n_lights
+        L = dome_size(self.sim.dome)
         if sc.led_order is not None and sorted(sc.led_order) != list(range(L)):
             raise ConfigError(f"--schedule.led-order must list every LED 0..{L - 1} once")
 
     def stream_bytes(self) -> float:
         """Estimated stored bytes of the stream: its 8-bit images and its ground-truth sets."""
         sc, n = self.schedule, self.sim.frames
-        te, L = sc.tracking_every, self.sim.dome.n_lights
+        te, L = sc.tracking_every, dome_size(self.sim.dome)
         images = L * te / (te - 1) + (n - 1) * sc.set_stride * te + 2 * te
         side = self.sim.size
         return (images * side * side * RAW_RATIO
-                + n * olat_frame_bytes(self.sim.dome.n_lights, side, side) * OLAT_RATIO)
+                + n * olat_frame_bytes(dome_size(self.sim.dome), side, side) * OLAT_RATIO)
 
 
 def expose(radiance: torch.Tensor, gain: float, s: SensorConfig, rng: np.random.Generator) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from nervp.errors import ConfigError
-from nervp.lightstage import Dome, DomeConfig, build_dome
+from nervp.lightstage import Dome, DomeConfig, build_dome, dome_size
 from nervp.render.camera import Camera, make_camera, project
 from nervp.store.olat import OLATFrame, write_olat_resumable
 from nervp.store.space import OLAT_RATIO, check_free_space, check_memory, olat_frame_bytes
@@ -93,8 +93,9 @@ class SimConfig:
                 raise ConfigError(f"--{name} must be positive, got {v}")
         if not 0 < self.camera.fov_y_deg < 180:
             raise ConfigError(f"--camera.fov-y-deg must be in (0, 180), got {self.camera.fov_y_deg}")
-        if not 4 <= self.dome.n_lights <= 4096:
-            raise ConfigError(f"--dome.n-lights must be in 4..4096, got {self.dome.n_lights}")
+        n_lights = dome_size(self.dome)
+        if not 4 <= n_lights <= 4096:
+            raise ConfigError(f"--dome.n-lights (or the --dome.file's LEDs) must be in 4..4096, got {n_lights}")
         if self.dome.intensity < 0 or self.dome.intensity_spread < 0 or self.performer.detail < 0:
             raise ConfigError("--dome.intensity, --dome.intensity-spread and --performer.detail must be >= 0")
         if not 0 <= self.performer.face_subdivisions <= 3:
@@ -104,7 +105,7 @@ class SimConfig:
             raise ConfigError(f"--quality settings out of range (supersample 1..8, light-chunk >= 1, shadow-size "
                               f"8..8192, pcf >= 0): got {q.supersample}, {q.light_chunk}, {q.shadow_size}, {q.pcf}")
         check_memory(render_bytes(self), f"rendering one {self.size}x{self.size} frame under "
-                     f"{self.dome.n_lights} LEDs", "lower --size or --dome.n-lights")
+                     f"{n_lights} LEDs", "lower --size or --dome.n-lights")
 
 
     def time_of(self, k: int) -> float:
@@ -121,7 +122,8 @@ def render_bytes(cfg: SimConfig) -> float:
     """Estimated peak memory (bytes) of rendering one OLAT set: the float32 OLAT images, their
     float16 copy and sum, a chunk of shaded lights' intermediates and the supersampled G-buffer."""
     px = cfg.size * cfg.size
-    L, chunk = cfg.dome.n_lights, min(cfg.quality.light_chunk, cfg.dome.n_lights)
+    L = dome_size(cfg.dome)
+    chunk = min(cfg.quality.light_chunk, L)
     return px * (L * 3 * (4 + 4 + 2) + chunk * 3 * 4 * 4 + cfg.quality.supersample ** 2 * 96) + 2e8
 
 
@@ -246,7 +248,7 @@ def simulate(out: Path, cfg: SimConfig, overwrite: bool = False,
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     cfg.validate()
-    check_free_space(out, cfg.frames * olat_frame_bytes(cfg.dome.n_lights, cfg.size, cfg.size) * OLAT_RATIO,
+    check_free_space(out, cfg.frames * olat_frame_bytes(dome_size(cfg.dome), cfg.size, cfg.size) * OLAT_RATIO,
                      "the dataset")
     stage = make_stage(cfg)
 

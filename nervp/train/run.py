@@ -32,7 +32,7 @@ from nervp.store.outputs import (
     output_kind,
     output_lock,
 )
-from nervp.store.zstore import one_line, read_json
+from nervp.store.zstore import one_line, read_json, read_manifest
 from nervp.train.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, read_tensors
 from nervp.train.config import TrainConfig
 from nervp.train.data import load_training_set
@@ -257,6 +257,18 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
     return info
 
 
+def with_dataset_lights(cfg: TrainConfig, dataset: Path) -> TrainConfig:
+    """`cfg` with the model's light count set to the dataset's (left as it is when the dataset's
+    manifest cannot be read: `prepare_run` then names the problem)."""
+    try:
+        n = int(read_manifest(Path(dataset), "olat")["n_lights"])
+    except (NervpError, KeyError, TypeError, ValueError):
+        return cfg
+    if n == cfg.model.n_lights or n < 1:
+        return cfg
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, n_lights=n))
+
+
 def run_inputs(dataset: Path, cfg: TrainConfig) -> list[Path]:
     """The files a training run reads (its dataset, a parameters dataset, VGG weights): the run
     directory must not be, be inside or contain any of them."""
@@ -302,7 +314,9 @@ def train_run(dataset: Path, run_dir: Path, cfg: TrainConfig, on_step=None, shou
     finished run is left as it is and its final metrics returned).
     With `time_limit_s` training stops after that long with a checkpoint (resume it later);
     `extend` lets `cfg.steps` change an existing run's length (see `prepare_run`). The main
-    process holds the run directory's lock throughout (a second `train` into it is refused)."""
+    process holds the run directory's lock throughout (a second `train` into it is refused).
+    The reflectance head gets the dataset's light count (any dome)."""
+    cfg = with_dataset_lights(cfg, dataset)
     cfg.validate()
     device = resolve_device(cfg.device)
     dinfo = init_distributed(device)
