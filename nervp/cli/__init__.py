@@ -17,6 +17,7 @@ import tyro
 
 from nervp.cli.data import Capture, Inspect, Simulate
 from nervp.cli.demo import Demo
+from nervp.cli.live import Live
 from nervp.cli.parse import Condition, Track
 from nervp.cli.relight import Relight
 from nervp.cli.run import Evaluate, Reenact
@@ -26,6 +27,7 @@ from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
+    "live": Live,
 }
 
 
