@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 
 from nervp.errors import NervpError
 from nervp.parse.conditioning import MapSettings, conditioning_maps
 from nervp.parse.normalize import retarget
+from nervp.parse.stream import CausalConfig
 from nervp.store.olat import OLATFrame, write_olat_resumable
 from nervp.store.space import OLAT_RATIO, check_free_space, olat_frame_bytes
 from nervp.structures.face import FaceParams, NormStats
@@ -81,10 +83,46 @@ def _digest(run: FinishedRun, cond: torch.Tensor) -> str:
     return h.hexdigest()
 
 
+def causal_conditioning(run: FinishedRun, source: Path, normalize: bool = True,
+                        pose: Literal["tracked", "fixed"] = "tracked",
+                        cfg: CausalConfig | None = None) -> tuple[torch.Tensor, np.ndarray, FaceParams, dict]:
+    """What `nervp live` computes from `source`, frame after frame, without dropping any: the
+    causal parser (`nervp.parse.stream.CausalParser`) on each frame in order, the maps of the
+    frames with a face. Returns (cond (N, C, H, W) of the N frames with a face, hold (T,) int64:
+    which of them each source frame shows -- the last one with a face up to it, the first for
+    frames before any face --, the driven parameters of the N frames, a report)."""
+    from nervp.parse.stream import CausalParser
+    from nervp.parse.track import load_frames
+
+    frames = load_frames(Path(source))
+    target, stats = load_target(run.path)
+    cfg = cfg or CausalConfig()
+    driven = []
+    with CausalParser(stats, frames.width, frames.height, frames.fps, cfg, normalize, pose) as parser:
+        for img in frames.images:
+            driven.append(parser(img))
+    good = [t for t, d in enumerate(driven) if d is not None]
+    if not good:
+        raise NervpError(f"no face found in any of the {frames.n_frames} frames of {source}: check that the "
+                         "clip shows a face")
+    hold = np.maximum(np.cumsum([d is not None for d in driven]) - 1, 0).astype(np.int64)
+    n = len(good)
+    params = target.replace(theta=torch.stack([driven[t].theta for t in good]),
+                            phi=torch.stack([driven[t].phi for t in good]), residual=torch.zeros(n),
+                            valid=torch.ones(n, dtype=torch.bool), beta_frames=None, fps=frames.fps)
+    maps = conditioning_maps(params, MapSettings(size=(run.info.height, run.info.width)))
+    report = {"normalized": normalize, "causal": True, "frames_without_face": frames.n_frames - n}
+    return maps.stacked().float(), hold, params, report
+
+
 def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "truth"] = "fit",
             normalize: bool = True, pose: Literal["tracked", "fixed"] = "tracked", overwrite: bool = False,
-            device: str = "auto", on_frame: Callable[[int, int], None] | None = None) -> Path:
+            device: str = "auto", on_frame: Callable[[int, int], None] | None = None,
+            causal: bool = False) -> Path:
     """Write the target's reflectance field driven by `source` to the dataset `out`.
+
+    `causal`: parse as `nervp live` does (`causal_conditioning`), so the dataset relit by
+    `nervp relight` gives live's frames; a source frame without a face repeats the last one.
 
     Resumable (`write_olat_resumable`): after a crash, kill or SIGINT/SIGTERM the same call
     goes on from the frames already written (recomputing at most the rest of a batch of 4)."""
@@ -92,28 +130,41 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
 
     check_output(Path(out), overwrite)
     run = load_run(run_dir, device)
-    src = performer_params(Path(source), params)
-    if src.n_frames < 1:
-        raise NervpError(f"{source} has no frames")
-    cond, driven, report = source_conditioning(run, src, normalize, pose)
-    T = cond.shape[0]
+    if causal:
+        if params != "fit":
+            raise NervpError("--causal tracks the source as `nervp live` does: use --params fit")
+        cond, hold, driven, report = causal_conditioning(run, Path(source), normalize, pose)
+        fps = driven.fps
+    else:
+        src = performer_params(Path(source), params)
+        if src.n_frames < 1:
+            raise NervpError(f"{source} has no frames")
+        cond, driven, report = source_conditioning(run, src, normalize, pose)
+        hold, fps = np.arange(cond.shape[0]), src.fps
+    T = len(hold)
     dome = run.info.dome_model()
     check_free_space(out, T * olat_frame_bytes(dome.n_lights, run.info.height, run.info.width) * OLAT_RATIO,
                      "the reenacted dataset")
 
     batch = 4
+    N = cond.shape[0]
 
     def render(todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:
         # whole batches of the uninterrupted run's partition, so every frame sees the same batch
-        starts = sorted({t - t % batch for t in todo})
-        redo = [t for s in starts for t in range(s, min(s + batch, T))]
-        for t, f in predict_frames(run, cond, batch, redo):
-            if on_frame is not None:
-                on_frame(t, T)
-            yield t, dataclasses.replace(f, theta=driven.theta[t].numpy(), phi=driven.phi[t].numpy(),
-                                         time=t / max(src.fps, 1e-6))
+        need = sorted({int(hold[t]) for t in todo})
+        starts = sorted({k - k % batch for k in need})
+        redo = [k for s in starts for k in range(s, min(s + batch, N))]
+        shown: dict[int, list[int]] = {}
+        for t in todo:
+            shown.setdefault(int(hold[t]), []).append(t)
+        for k, f in predict_frames(run, cond, batch, redo):
+            for t in shown.get(k, []):
+                if on_frame is not None:
+                    on_frame(t, T)
+                yield t, dataclasses.replace(f, theta=driven.theta[k].numpy(), phi=driven.phi[k].numpy(),
+                                             time=t / max(fps, 1e-6))
 
-    manifest = {"height": run.info.height, "width": run.info.width, "fps": float(src.fps),
+    manifest = {"height": run.info.height, "width": run.info.width, "fps": float(fps),
                 "camera": run.info.camera, "source": "translator",
                 "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": params,
                                 "pose": pose, "step": run.step, **report}}

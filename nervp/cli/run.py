@@ -34,6 +34,9 @@ class Reenact:
     """auto (CUDA when available), cpu, cuda or cuda:N."""
     overwrite: bool = False
     """Replace an existing output (only once the new one is complete)."""
+    causal: bool = False
+    """Parse the source as `nervp live` does (streaming tracker, causal One-Euro, running eq. 6,
+    causal 11-frame window): relit, the dataset gives live's frames (docs/LIVE.md)."""
 
     def run(self) -> None:
         from nervp.reenact import reenact
@@ -43,7 +46,8 @@ class Reenact:
                 progress_bar("frames") as bar:
             task = bar.add_task("reenact", total=None)
             reenact(self.run_dir, self.source, self.out, self.params, self.normalize, self.pose,
-                    self.overwrite, self.device, on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n))
+                    self.overwrite, self.device, on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n),
+                    causal=self.causal)
         console.print(f"wrote {self.out}")
 
 

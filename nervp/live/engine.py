@@ -31,7 +31,13 @@ import numpy as np
 import torch
 
 from nervp.colour import to_display
-from nervp.composite.background import BackgroundError, env_view, fit_cover, parse_background, video_frames
+from nervp.composite.background import (
+    BackgroundError,
+    env_view,
+    fit_cover,
+    parse_background,
+    video_frames,
+)
 from nervp.composite.display import DisplayConfig, clip_exposure
 from nervp.composite.matte import composite
 from nervp.errors import ConfigError
@@ -88,7 +94,7 @@ class LiveRenderer:
         m = 2 ** run.cfg.model.depth
         H = H0 if size is None else int(size)
         W = W0 if size is None else max(m, int(round(size * W0 / H0 / m)) * m)
-        if H < m or H % m or W % m:
+        if m > H or H % m or W % m:
             raise ConfigError(f"--size {size}: the translator needs sides divisible by {m} (e.g. "
                               f"{max(m, (H // m) * m)})")
         self.height, self.width = H, W

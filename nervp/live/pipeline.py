@@ -87,6 +87,7 @@ class OutItem:
 @dataclass
 class _Shared:
     stop: threading.Event = field(default_factory=threading.Event)
+    ready: threading.Event = field(default_factory=threading.Event)
     errors: list[BaseException] = field(default_factory=list)
     frames_in: int = 0
     dropped: int = 0
@@ -125,15 +126,15 @@ def _guard(fn: Callable[..., None], sh: _Shared, out: queue.Queue | None) -> Cal
             sh.stop.set()
         finally:
             if out is not None:
-                try:
-                    out.put(_END, timeout=1.0)
-                except queue.Full:
-                    sh.stop.set()
+                _put(out, _END, sh)  # waits for room (the next stage is still taking frames)
     return run
 
 
 def _reader(frames: Iterator[np.ndarray], fps: float, paced: bool, drop: bool, limit: int | None,
             q_in: queue.Queue, sh: _Shared) -> None:
+    while not sh.ready.wait(0.05):  # the stream starts once the tracker is up, as a call would
+        if sh.stop.is_set():
+            return
     t0 = time.perf_counter()
     for i, img in enumerate(frames):
         if sh.stop.is_set() or stop_requested() or (limit is not None and i >= limit):
@@ -162,6 +163,7 @@ def _reader(frames: Iterator[np.ndarray], fps: float, paced: bool, drop: bool, l
 
 def _parser(parser: CausalParser, q_in: queue.Queue, q_parsed: queue.Queue, sh: _Shared) -> None:
     with parser:
+        sh.ready.set()
         while (item := _get(q_in, sh)) is not _END:
             i, img, captured = item
             t = time.perf_counter()

@@ -134,7 +134,7 @@ def run_live(run_dir: Path, source: str, out: str, s: LiveSettings = LiveSetting
         info = src.info
         fps = s.source_fps or info.fps
         parser, renderer = build(run_dir, s, (info.width, info.height), info.fps,
-                                 keep_linear=spec is not None and spec.kind == "exr")
+                                 keep_linear=(spec is not None and spec.kind == "exr") or on_item is not None)
         paced = s.realtime or s.source_fps is not None or info.kind == "webcam"
         drop = paced
         if server is not None:
