@@ -88,6 +88,7 @@ class OutItem:
 class _Shared:
     stop: threading.Event = field(default_factory=threading.Event)
     ready: threading.Event = field(default_factory=threading.Event)
+    halt: threading.Event = field(default_factory=threading.Event)
     errors: list[BaseException] = field(default_factory=list)
     frames_in: int = 0
     dropped: int = 0
@@ -137,7 +138,7 @@ def _reader(frames: Iterator[np.ndarray], fps: float, paced: bool, drop: bool, l
             return
     t0 = time.perf_counter()
     for i, img in enumerate(frames):
-        if sh.stop.is_set() or stop_requested() or (limit is not None and i >= limit):
+        if sh.stop.is_set() or sh.halt.is_set() or stop_requested() or (limit is not None and i >= limit):
             break
         if paced:
             wait = t0 + i / fps - time.perf_counter()
@@ -202,13 +203,13 @@ def _renderer(renderer: LiveRenderer, q_parsed: queue.Queue, q_out: queue.Queue,
 def run_pipeline(frames: Iterator[np.ndarray], fps: float, parser: CausalParser, renderer: LiveRenderer,
                  consume: Callable[[Iterator[OutItem]], None], *, paced: bool = True, drop: bool = True,
                  queue_size: int = 2, limit: int | None = None,
-                 say: Callable[[str], None] = print) -> LiveReport:
+                 say: Callable[[str], None] = print, stop: threading.Event | None = None) -> LiveReport:
     """Run source -> parse -> render threads and hand the output stream to `consume` (in this
-    thread); returns the report once the source ends (or a stop is asked for) and every frame
-    taken in has come out. Raises what a stage raised."""
+    thread); returns the report once the source ends (or a stop is asked for: SIGINT/SIGTERM,
+    or the event `stop` set) and every frame taken in has come out. Raises what a stage raised."""
     if queue_size < 1:
         raise NervpError(f"--queue must be at least 1, got {queue_size}")
-    sh = _Shared()
+    sh = _Shared(halt=stop or threading.Event())
     q_in: queue.Queue = queue.Queue(queue_size)
     q_parsed: queue.Queue = queue.Queue(queue_size)
     q_out: queue.Queue = queue.Queue(queue_size)

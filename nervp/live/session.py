@@ -112,9 +112,11 @@ def _filled(items: Iterator[OutItem], on_item: Callable[[OutItem], None] | None)
 
 def run_live(run_dir: Path, source: str, out: str, s: LiveSettings = LiveSettings(),
              say: Callable[[str], None] = print, on_item: Callable[[OutItem], None] | None = None,
-             server_ready: Callable[[object], None] | None = None) -> LiveReport:
+             server_ready: Callable[[object], None] | None = None, stop=None) -> LiveReport:
     """One live session (module docstring of `nervp.live.pipeline`); `out` is OUT.mp4 (or a
-    PNG/EXR sequence) or http://127.0.0.1:PORT. Prints the final line through `say`."""
+    PNG/EXR sequence) or http://127.0.0.1:PORT. Prints the final line through `say`; `on_item`
+    sees every output frame, `server_ready` the page's server once it serves, and setting the
+    threading.Event `stop` ends the session as SIGINT does."""
     s.validate()
     http = str(out).startswith("http://")
     server = None
@@ -158,7 +160,7 @@ def run_live(run_dir: Path, source: str, out: str, s: LiveSettings = LiveSetting
 
         try:
             report = run_pipeline(src.frames(), fps, parser, renderer, consume, paced=paced, drop=drop,
-                                  queue_size=s.queue, limit=s.frames, say=say)
+                                  queue_size=s.queue, limit=s.frames, say=say, stop=stop)
         finally:
             renderer.close()
     except ValueError as e:
