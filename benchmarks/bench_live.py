@@ -16,7 +16,8 @@ the tiny virtual stage, 2 steps). For each network and output size:
 * pipeline, paced at 30 fps (a webcam): frames dropped (%), output fps, glass-to-glass latency
   (source hand-over to the picture reaching the output), mean and p95.
 Torch threads as set (`--threads`, default 2: the issue's "2 CPU cores"); the 1-minute load
-average is recorded: this machine may be shared with other jobs, which slows every figure.
+average is recorded, and the CPU seconds this process got per wall second (2.0 = both cores
+to itself): this machine may be shared with other jobs, which slows every figure.
 No baseline runs here: ratios holds each size's throughput over the 128² one of the same network.
 
 Run:  python benchmarks/bench_live.py [--sizes 128 256] [--nets tiny default] [--frames 40]
@@ -136,10 +137,12 @@ def main() -> None:
             for size in args.sizes:
                 key = f"{net}@{size}"
                 t0 = time.time()
+                c0 = sum(os.times()[:2])
                 row = {"stages_ms": stage_times(run, clip, fps, size, args.warmup, args.precision),
                        "pipeline_unpaced": pipeline(run, CLIP, size, args.frames, False, args.precision),
                        "pipeline_paced_30fps": pipeline(run, CLIP, size, args.frames, True, args.precision),
                        "load_avg_1min": os.getloadavg()[0]}
+                row["cpu_seconds_per_wall_second"] = (sum(os.times()[:2]) - c0) / max(time.time() - t0, 1e-9)
                 results[key] = row
                 u, p = row["pipeline_unpaced"], row["pipeline_paced_30fps"]
                 print(f"{key}: stages {({k: round(v, 1) for k, v in row['stages_ms'].items()})}; unpaced "

@@ -123,10 +123,10 @@ class CausalParser:
                 self.smoother = OneEuro(self.fps, sm, max(float(inter_ocular(lm)), 1e-6))
             lm = self.smoother.step(lm).astype(np.float32)
         if self.beta_n < self.cfg.fit.identity_frames:
-            _, _, b = fit_landmarks(lm[None], self.camera, self.cfg.fit, self.model)
+            _, _, b = fit_landmarks(lm[None], self.camera, self.cfg.fit, self.model, single=False)
             self.beta_sum += b[0]
             self.beta_n += 1
-        th, ph, _ = fit_landmarks(lm[None], self.camera, self.cfg.fit, self.model, beta=self.beta)
+        th, ph, _ = fit_landmarks(lm[None], self.camera, self.cfg.fit, self.model, beta=self.beta, single=False)
         theta, phi = self.normalizer(th[0], ph[0])
         if self.pose == "fixed":
             theta = torch.cat([torch.zeros(3), self.fixed_translation])
