@@ -15,7 +15,9 @@ the tiny virtual stage, 2 steps). For each network and output size:
   wait in full queues.
 * pipeline, paced at 30 fps (a webcam): frames dropped (%), output fps, glass-to-glass latency
   (source hand-over to the picture reaching the output), mean and p95.
-Torch threads as set (`--threads`, default 2: the issue's "2 CPU cores"); the 1-minute load
+Torch intra-op threads as `nervp live` sets them on the CPU (`--threads`, default 1: the
+pipeline's parse and render threads run in parallel, one core each, on the issue's 2 CPU cores;
+2 intra-op threads measured 5-10x slower on these shared cores); the 1-minute load
 average is recorded, and the CPU seconds this process got per wall second (2.0 = both cores
 to itself): this machine may be shared with other jobs, which slows every figure.
 No baseline runs here: ratios holds each size's throughput over the 128² one of the same network.
@@ -114,7 +116,7 @@ def main() -> None:
     ap.add_argument("--nets", nargs="+", default=["tiny", "default"])
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=12)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     ap.add_argument("--run", type=Path, default=None)

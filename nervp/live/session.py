@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import torch
+
 from nervp.colour import ToneMap
 from nervp.composite.display import DisplayConfig
 from nervp.errors import ConfigError, NervpError
@@ -49,6 +51,10 @@ class LiveSettings:
     """Stop after this many source frames (default: the whole source)."""
     queue: int = 2
     """Frames each stage's queue holds (larger: smoother under jitter, more latency)."""
+    threads: int = 1
+    """Torch intra-op threads on the CPU. The stages already run in parallel (parse and render
+    a core each); more threads per op oversubscribe the cores, and OpenMP's spin-waiting then
+    slows each op many times (measured: the translator 5-10x slower with 2 threads on 2 busy cores)."""
     ev: float = 0.0
     """Exposure compensation, stops."""
     auto_exposure: bool = True
@@ -74,6 +80,8 @@ class LiveSettings:
             raise ConfigError(f"--frames must be at least 1, got {self.frames}")
         if self.queue < 1:
             raise ConfigError(f"--queue must be at least 1, got {self.queue}")
+        if not 1 <= self.threads <= 256:
+            raise ConfigError(f"--threads must be in 1..256, got {self.threads}")
         if not (math.isfinite(self.ev) and abs(self.ev) <= 20):
             raise ConfigError(f"--ev must be within +-20 stops, got {self.ev}")
         if not 0 <= self.crf <= 51:
@@ -118,6 +126,16 @@ def run_live(run_dir: Path, source: str, out: str, s: LiveSettings = LiveSetting
     sees every output frame, `server_ready` the page's server once it serves, and setting the
     threading.Event `stop` ends the session as SIGINT does."""
     s.validate()
+    n_threads = torch.get_num_threads()
+    try:
+        if str(s.device).strip().lower() in ("cpu", "auto") and not torch.cuda.is_available():
+            torch.set_num_threads(s.threads)
+        return _run_live(run_dir, source, out, s, say, on_item, server_ready, stop)
+    finally:
+        torch.set_num_threads(n_threads)
+
+
+def _run_live(run_dir, source, out, s: LiveSettings, say, on_item, server_ready, stop) -> LiveReport:
     http = str(out).startswith("http://")
     server = None
     spec = None
