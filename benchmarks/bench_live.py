@@ -9,7 +9,11 @@ the tiny virtual stage, 2 steps). For each network and output size:
 * stages: the pipeline's stages called in turn on every frame (no threads): parse (MediaPipe
   video mode on the 480² frame, causal One-Euro, the fit, eq. 6) and, synchronised on GPU,
   maps, translate, relight, composite (incl. the sRGB display picture). Median ms per frame
-  over the frames after `warmup` (the first frames also fit the source's identity).
+  over the frames after `warmup` (the first frames also fit the source's identity), as wall
+  time and as the process's CPU time (`NAME_cpu`: what the stage costs whatever else shares
+  the machine). idle_2core_fps_estimate = 1000 / max(parse CPU ms, render CPU ms): the rate of
+  the two-stage pipeline with a core per stage on an otherwise idle machine (an estimate from
+  CPU times, not a measured rate).
 * pipeline, unpaced: the threaded pipeline with the source taken as fast as it goes (nothing
   dropped): throughput = output frames / wall time; latency there includes the time frames
   wait in full queues.
@@ -75,23 +79,28 @@ def stage_times(run, frames: np.ndarray, fps: float, size: int, warmup: int, pre
     from nervp.parse.stream import CausalParser
 
     r = LiveRenderer(run, size, "studio", "env", precision=precision, timing=True)
-    rows: dict[str, list[float]] = {k: [] for k in ("parse", "maps", "translate", "relight", "composite")}
+    render = ("maps", "translate", "relight", "composite")
+    rows: dict[str, list[float]] = {k + c: [] for k in ("parse", *render) for c in ("", "_cpu")}
     with CausalParser(r.stats, frames.shape[2], frames.shape[1], fps) as parser:
         for i, img in enumerate(frames):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             d = parser(img)
-            dt = time.perf_counter() - t
+            dt, dc = time.perf_counter() - t, time.process_time() - c
             if d is None:
                 continue
             out = r.render(d)
             if i >= warmup:
                 rows["parse"].append(dt)
+                rows["parse_cpu"].append(dc)
                 for k, v in out.seconds.items():
                     rows[k].append(v)
     r.close()
     med = {k: 1000 * statistics.median(v) for k, v in rows.items() if v}
-    med["render_total"] = sum(med[k] for k in ("maps", "translate", "relight", "composite"))
+    med["render_total"] = sum(med[k] for k in render)
+    med["render_total_cpu"] = sum(med[k + "_cpu"] for k in render)
     med["frames_timed"] = len(rows["parse"])
+    # two stages on two otherwise idle cores: the slower one's CPU time per frame sets the rate
+    med["idle_2core_fps_estimate"] = 1000.0 / max(med["parse_cpu"], med["render_total_cpu"])
     return med
 
 

@@ -65,7 +65,8 @@ class RenderedFrame:
         picture: (H, W, 3) uint8 sRGB display picture (CPU).
         linear: (H, W, 3) float32 linear Rec. 709 composite (CPU), or None when not asked for.
         alpha: (H, W) float32 matte (CPU), or None with `linear`.
-        seconds: time spent per stage {"maps", "translate", "relight", "composite"}.
+        seconds: wall time per stage {"maps", "translate", "relight", "composite"}; with
+            `timing`, synchronised, plus each stage's process CPU time as "NAME_cpu".
     """
 
     picture: np.ndarray
@@ -228,10 +229,14 @@ class LiveRenderer:
 
         secs: dict[str, float] = {}
         clock = time.perf_counter
+        cpu = [time.process_time()]
 
         def lap(name: str, t0: float) -> float:
-            if self.timing:
+            if self.timing:  # wall time synchronised, and the process's CPU time
                 _sync(self.device)
+                c = time.process_time()
+                secs[name + "_cpu"] = c - cpu[0]
+                cpu[0] = c
             t1 = clock()
             secs[name] = t1 - t0
             return t1

@@ -194,7 +194,7 @@ def _renderer(renderer: LiveRenderer, q_parsed: queue.Queue, q_out: queue.Queue,
                 say(f"live: face back at source frame {i} after {b - a + 1} frame(s) without one")
             frame, held = renderer.render(driven), False
             for k, v in frame.seconds.items():
-                sh.stage_s[k] += v
+                sh.stage_s[k] = sh.stage_s.get(k, 0.0) + v
             last = frame
         if not _put(q_out, OutItem(i, captured, frame, held), sh):
             return
