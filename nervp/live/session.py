@@ -12,7 +12,7 @@ import torch
 
 from nervp.colour import ToneMap
 from nervp.composite.display import DisplayConfig
-from nervp.errors import ConfigError, NervpError
+from nervp.errors import ConfigError, NervpError, cooperative
 from nervp.live.engine import LiveRenderer, Precision
 from nervp.live.pipeline import LiveReport, OutItem, run_pipeline
 from nervp.live.sources import open_source
@@ -177,8 +177,9 @@ def _run_live(run_dir, source, out, s: LiveSettings, say, on_item, server_ready,
                     f"{renderer.width}x{renderer.height})")
 
         try:
-            report = run_pipeline(src.frames(), fps, parser, renderer, consume, paced=paced, drop=drop,
-                                  queue_size=s.queue, limit=s.frames, say=say, stop=stop)
+            with cooperative():  # a first SIGINT/SIGTERM ends the stream; the output is finished
+                report = run_pipeline(src.frames(), fps, parser, renderer, consume, paced=paced, drop=drop,
+                                      queue_size=s.queue, limit=s.frames, say=say, stop=stop)
         finally:
             renderer.close()
     except ValueError as e:
