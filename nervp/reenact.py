@@ -83,6 +83,47 @@ def _digest(run: FinishedRun, cond: torch.Tensor) -> str:
     return h.hexdigest()
 
 
+def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "truth"] = "fit",
+            normalize: bool = True, pose: Literal["tracked", "fixed"] = "tracked", overwrite: bool = False,
+            device: str = "auto", on_frame: Callable[[int, int], None] | None = None) -> Path:
+    """Write the target's reflectance field driven by `source` to the dataset `out`.
+
+    Resumable (`write_olat_resumable`): after a crash, kill or SIGINT/SIGTERM the same call
+    goes on from the frames already written (recomputing at most the rest of a batch of 4)."""
+    from nervp.store.zstore import check_output
+
+    check_output(Path(out), overwrite)
+    run = load_run(run_dir, device)
+    src = performer_params(Path(source), params)
+    if src.n_frames < 1:
+        raise NervpError(f"{source} has no frames")
+    cond, driven, report = source_conditioning(run, src, normalize, pose)
+    T = cond.shape[0]
+    dome = run.info.dome_model()
+    check_free_space(out, T * olat_frame_bytes(dome.n_lights, run.info.height, run.info.width) * OLAT_RATIO,
+                     "the reenacted dataset")
+
+    batch = 4
+
+    def render(todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:
+        # whole batches of the uninterrupted run's partition, so every frame sees the same batch
+        starts = sorted({t - t % batch for t in todo})
+        redo = [t for s in starts for t in range(s, min(s + batch, T))]
+        for t, f in predict_frames(run, cond, batch, redo):
+            if on_frame is not None:
+                on_frame(t, T)
+            yield t, dataclasses.replace(f, theta=driven.theta[t].numpy(), phi=driven.phi[t].numpy(),
+                                         time=t / max(src.fps, 1e-6))
+
+    manifest = {"height": run.info.height, "width": run.info.width, "fps": float(src.fps),
+                "camera": run.info.camera, "source": "translator",
+                "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": params,
+                                "pose": pose, "step": run.step, **report}}
+    write_olat_resumable(Path(out), render, T, manifest, dome, settings={"batch": batch, "inputs": _digest(run, cond)},
+                         beta=run.beta_bar.numpy(), overwrite=overwrite)
+    return Path(out)
+
+
 def causal_conditioning(run: FinishedRun, source: Path, normalize: bool = True,
                         pose: Literal["tracked", "fixed"] = "tracked",
                         cfg: CausalConfig | None = None) -> tuple[torch.Tensor, np.ndarray, FaceParams, dict]:
@@ -115,48 +156,30 @@ def causal_conditioning(run: FinishedRun, source: Path, normalize: bool = True,
     return maps.stacked().float(), hold, params, report
 
 
-def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "truth"] = "fit",
-            normalize: bool = True, pose: Literal["tracked", "fixed"] = "tracked", overwrite: bool = False,
-            device: str = "auto", on_frame: Callable[[int, int], None] | None = None,
-            causal: bool = False) -> Path:
-    """Write the target's reflectance field driven by `source` to the dataset `out`.
-
-    `causal`: parse as `nervp live` does (`causal_conditioning`), so the dataset relit by
-    `nervp relight` gives live's frames; a source frame without a face repeats the last one.
-
-    Resumable (`write_olat_resumable`): after a crash, kill or SIGINT/SIGTERM the same call
-    goes on from the frames already written (recomputing at most the rest of a batch of 4)."""
+def reenact_causal(run_dir: Path, source: Path, out: Path, normalize: bool = True,
+                   pose: Literal["tracked", "fixed"] = "tracked", overwrite: bool = False, device: str = "auto",
+                   on_frame: Callable[[int, int], None] | None = None) -> Path:
+    """`reenact` parsing the source as `nervp live` does (`causal_conditioning`): relit by
+    `nervp relight`, the dataset gives live's frames when live drops none (docs/LIVE.md). A
+    source frame without a face repeats the last one with a face. Resumable as `reenact`."""
     from nervp.store.zstore import check_output
 
     check_output(Path(out), overwrite)
     run = load_run(run_dir, device)
-    if causal:
-        if params != "fit":
-            raise NervpError("--causal tracks the source as `nervp live` does: use --params fit")
-        cond, hold, driven, report = causal_conditioning(run, Path(source), normalize, pose)
-        fps = driven.fps
-    else:
-        src = performer_params(Path(source), params)
-        if src.n_frames < 1:
-            raise NervpError(f"{source} has no frames")
-        cond, driven, report = source_conditioning(run, src, normalize, pose)
-        hold, fps = np.arange(cond.shape[0]), src.fps
-    T = len(hold)
+    cond, hold, driven, report = causal_conditioning(run, Path(source), normalize, pose)
+    T, N, fps = len(hold), cond.shape[0], driven.fps
     dome = run.info.dome_model()
     check_free_space(out, T * olat_frame_bytes(dome.n_lights, run.info.height, run.info.width) * OLAT_RATIO,
                      "the reenacted dataset")
-
     batch = 4
-    N = cond.shape[0]
 
     def render(todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:
-        # whole batches of the uninterrupted run's partition, so every frame sees the same batch
-        need = sorted({int(hold[t]) for t in todo})
-        starts = sorted({k - k % batch for k in need})
-        redo = [k for s in starts for k in range(s, min(s + batch, N))]
+        # whole batches of the uninterrupted run's partition (over the frames with a face)
         shown: dict[int, list[int]] = {}
         for t in todo:
             shown.setdefault(int(hold[t]), []).append(t)
+        starts = sorted({k - k % batch for k in shown})
+        redo = [k for s in starts for k in range(s, min(s + batch, N))]
         for k, f in predict_frames(run, cond, batch, redo):
             for t in shown.get(k, []):
                 if on_frame is not None:
@@ -166,8 +189,9 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
 
     manifest = {"height": run.info.height, "width": run.info.width, "fps": float(fps),
                 "camera": run.info.camera, "source": "translator",
-                "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": params,
+                "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": "fit",
                                 "pose": pose, "step": run.step, **report}}
-    write_olat_resumable(Path(out), render, T, manifest, dome, settings={"batch": batch, "inputs": _digest(run, cond)},
+    write_olat_resumable(Path(out), render, T, manifest, dome,
+                         settings={"batch": batch, "inputs": _digest(run, cond), "hold": hold.tolist()},
                          beta=run.beta_bar.numpy(), overwrite=overwrite)
     return Path(out)

@@ -39,15 +39,23 @@ class Reenact:
     causal 11-frame window): relit, the dataset gives live's frames (docs/LIVE.md)."""
 
     def run(self) -> None:
-        from nervp.reenact import reenact
+        from nervp.reenact import reenact, reenact_causal
         from nervp.store.outputs import Output, claim, dataset
 
         with claim([Output(self.out, dataset("olat"))], self.overwrite, [self.run_dir, self.source], "reenact"), \
                 progress_bar("frames") as bar:
             task = bar.add_task("reenact", total=None)
-            reenact(self.run_dir, self.source, self.out, self.params, self.normalize, self.pose,
-                    self.overwrite, self.device, on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n),
-                    causal=self.causal)
+            step = lambda t, n: bar.update(task, completed=t + 1, total=n)  # noqa: E731
+            if self.causal:
+                if self.params != "fit":
+                    from nervp.errors import ConfigError
+
+                    raise ConfigError("--causal tracks the source as `nervp live` does: use --params fit")
+                reenact_causal(self.run_dir, self.source, self.out, self.normalize, self.pose, self.overwrite,
+                               self.device, on_frame=step)
+            else:
+                reenact(self.run_dir, self.source, self.out, self.params, self.normalize, self.pose,
+                        self.overwrite, self.device, on_frame=step)
         console.print(f"wrote {self.out}")
 
 

@@ -53,9 +53,9 @@ def test_live_gives_the_frames_of_causal_reenact_and_relight(live_run, face_clip
     from nervp.composite.pipeline import RelightSettings, run_relight
     from nervp.imaging.hdrio import read_exr
     from nervp.live.session import LiveSettings, run_live
-    from nervp.reenact import reenact
+    from nervp.reenact import reenact_causal
 
-    reenact(live_run, face_clip, tmp_path / "off.olat", causal=True, device="cpu")
+    reenact_causal(live_run, face_clip, tmp_path / "off.olat", device="cpu")
     run_relight(tmp_path / "off.olat", tmp_path / "off.exr",
                 RelightSettings(light="sunset", background="env", device="cpu", strip=False))
     got: dict[int, np.ndarray] = {}
