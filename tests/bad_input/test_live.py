@@ -68,3 +68,10 @@ def test_settings(capsys, tiny_run, tiny_video, tmp_path, args, match):
     out = tmp_path / ("o.avi" if not args else "o.mp4")
     refused(capsys, ["live", tiny_run, "--source", tiny_video, "--out", out, *args], inputs=[tiny_run, tiny_video],
             outputs=[out], match=match)
+
+
+def test_demo_source_missing(capsys, tmp_path):
+    """`nervp demo --source` with no such clip: one line naming it, before any work."""
+    out = tmp_path / "demo"
+    refused(capsys, ["demo", out, "--preset", "tiny", "--source", tmp_path / "none.mp4"], outputs=[out],
+            match=r"--source .*none\.mp4 does not exist")
