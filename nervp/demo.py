@@ -84,16 +84,22 @@ def _relight(source: Path, out: Path, light: str, **kw) -> Path:
     return run_relight(source, out, RelightSettings(light=light, overwrite=True, **kw))
 
 
-def run_demo(out: Path, d: DemoConfig) -> None:
+def run_demo(out: Path, d: DemoConfig, source: Path | None = None) -> None:
+    """The demo into `out`; with `source` (a video with a face) the target is driven from that
+    clip instead of a second simulated performer (the page shows the clip beside the result)."""
     d.validate()
     out = Path(out)
+    if source is not None:
+        from nervp.live.sources import VideoSource
+
+        VideoSource(Path(source))  # readable, before any work (one line naming the clip otherwise)
     check_demo_output(out)
     out.absolute().parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out, "demo"):
         check_demo_output(out)
         out.mkdir(exist_ok=True)
         _mark(out, d)
-        _run(out, d)
+        _run(out, d, None if source is None else Path(source))
 
 
 def check_demo_output(out: Path) -> None:
@@ -125,7 +131,7 @@ def _mark(out: Path, d: DemoConfig) -> None:
     write_text_atomic(mark, settings)
 
 
-def _run(out: Path, d: DemoConfig) -> None:
+def _run(out: Path, d: DemoConfig, clip: Path | None = None) -> None:
     from nervp.evaluate.reconstruction import evaluate_run, save_strip
     from nervp.reenact import reenact
     from nervp.relight.lighting import parse_lighting
@@ -158,35 +164,48 @@ def _run(out: Path, d: DemoConfig) -> None:
     save_strip(rec, out / "eval.png")
     m = rec.metrics
 
-    console.rule("4/6 reenact from a second performer")
-    _simulate(source, d.stage, d.source_frames, d.source_seed, "source performer (another face)")
     reenacted = out / "reenacted.olat"
+    if clip is None:
+        console.rule("4/6 reenact from a second performer")
+        _simulate(source, d.stage, d.source_frames, d.source_seed, "source performer (another face)")
+        driver, params = source, cfg.params
+    else:
+        import shutil
+
+        console.rule(f"4/6 reenact from your clip {clip.name}")
+        driver, params = clip, "fit"
+        shutil.copyfile(clip, out / f"your_clip{clip.suffix.lower()}")
     with progress_bar("frames") as bar:
-        task = bar.add_task("reenact", total=d.source_frames)
-        reenact(run_dir, source, reenacted, params=cfg.params, overwrite=True,
-                on_frame=lambda t, n: bar.update(task, completed=t + 1))
+        task = bar.add_task("reenact", total=None)
+        reenact(run_dir, driver, reenacted, params=params, overwrite=True,
+                on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n))
 
     console.rule("5/6 relight and composite")
     videos: list[tuple[str, str, str | None]] = []
     for look in d.looks:
         _relight(reenacted, out / f"reenacted_{look}.mp4", look, background="grey")
-        _relight(source, out / f"source_{look}.mp4", look, background="grey")
-        videos.append((f"reenacted_{look}.mp4", f"Target driven by the source, {look} look", f"source_{look}.mp4"))
+        if clip is None:
+            _relight(source, out / f"source_{look}.mp4", look, background="grey")
+            videos.append((f"reenacted_{look}.mp4", f"Target driven by the source, {look} look", f"source_{look}.mp4"))
+        else:
+            videos.append((f"reenacted_{look}.mp4", f"Target driven by your clip, {look} look",
+                           f"your_clip{clip.suffix.lower()}"))
     _relight(reenacted, out / "reenacted_spin.mp4", d.environment, spin=True, background="env")
     videos.append(("reenacted_spin.mp4", f"Spinning {d.environment} environment, its own view as background", None))
     _relight(target, out / "truth_studio.mp4", "studio", background="grey")
 
     console.rule("6/6 page")
-    _page(out, stage_text, raw_text, m, videos)
+    _page(out, stage_text, raw_text, m, videos, "Source performer, same look" if clip is None else "Your clip")
     console.print(f"demo finished in {time.perf_counter() - t0:.0f} s: open {out / 'index.html'}")
 
 
-def _page(out: Path, stage_text: str, raw_text: str, m: dict, videos: list[tuple[str, str, str | None]]) -> None:
+def _page(out: Path, stage_text: str, raw_text: str, m: dict, videos: list[tuple[str, str, str | None]],
+          side: str = "Source performer, same look") -> None:
     def vid(src: str, cap: str) -> str:
         return (f'<figure><video src="{src}" controls loop autoplay muted></video>'
                 f"<figcaption>{html.escape(cap)}</figcaption></figure>")
 
-    rows = "\n".join(f"<div>{vid(v, c)}{vid(s, 'Source performer, same look') if s else ''}</div>"
+    rows = "\n".join(f"<div>{vid(v, c)}{vid(s, side) if s else ''}</div>"
                      for v, c, s in videos)
     o = m["overall"]
     page = f"""<!doctype html><meta charset="utf-8"><title>nervp demo</title>

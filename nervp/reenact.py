@@ -34,6 +34,7 @@ from nervp.parse.resample import (
     timeline,
     window_stride,
 )
+from nervp.parse.stream import CausalConfig
 from nervp.store.olat import OLATFrame, write_olat_resumable
 from nervp.store.space import OLAT_RATIO, check_free_space, olat_frame_bytes
 from nervp.structures.face import FaceParams, NormStats
@@ -215,5 +216,78 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
                                 "pose": pose, "step": run.step, **d.report}}
     settings = {"batch": batch, "inputs": _digest(run, cond), **({"stride": stride} if stride > 1 else {})}
     write_olat_resumable(Path(out), render, T, manifest, dome, settings=settings,
+                         beta=run.beta_bar.numpy(), overwrite=overwrite)
+    return Path(out)
+
+
+def causal_conditioning(run: FinishedRun, source: Path, normalize: bool = True,
+                        pose: Literal["tracked", "fixed"] = "tracked",
+                        cfg: CausalConfig | None = None) -> tuple[torch.Tensor, np.ndarray, FaceParams, dict]:
+    """What `nervp live` computes from `source`, frame after frame, without dropping any: the
+    causal parser (`nervp.parse.stream.CausalParser`) on each frame in order, the maps of the
+    frames with a face. Returns (cond (N, C, H, W) of the N frames with a face, hold (T,) int64:
+    which of them each source frame shows -- the last one with a face up to it, the first for
+    frames before any face --, the driven parameters of the N frames, a report)."""
+    from nervp.parse.stream import CausalParser
+    from nervp.parse.track import load_frames
+
+    frames = load_frames(Path(source))
+    target, stats = load_target(run.path)
+    cfg = cfg or CausalConfig()
+    driven = []
+    with CausalParser(stats, frames.width, frames.height, frames.fps, cfg, normalize, pose) as parser:
+        for img in frames.images:
+            driven.append(parser(img))
+    good = [t for t, d in enumerate(driven) if d is not None]
+    if not good:
+        raise NervpError(f"no face found in any of the {frames.n_frames} frames of {source}: check that the "
+                         "clip shows a face")
+    hold = np.maximum(np.cumsum([d is not None for d in driven]) - 1, 0).astype(np.int64)
+    n = len(good)
+    params = target.replace(theta=torch.stack([driven[t].theta for t in good]),
+                            phi=torch.stack([driven[t].phi for t in good]), residual=torch.zeros(n),
+                            valid=torch.ones(n, dtype=torch.bool), beta_frames=None, fps=frames.fps)
+    maps = conditioning_maps(params, MapSettings(size=(run.info.height, run.info.width)))
+    report = {"normalized": normalize, "causal": True, "frames_without_face": frames.n_frames - n}
+    return maps.stacked().float(), hold, params, report
+
+
+def reenact_causal(run_dir: Path, source: Path, out: Path, normalize: bool = True,
+                   pose: Literal["tracked", "fixed"] = "tracked", overwrite: bool = False, device: str = "auto",
+                   on_frame: Callable[[int, int], None] | None = None) -> Path:
+    """`reenact` parsing the source as `nervp live` does (`causal_conditioning`): relit by
+    `nervp relight`, the dataset gives live's frames when live drops none (docs/LIVE.md). A
+    source frame without a face repeats the last one with a face. Resumable as `reenact`."""
+    from nervp.store.zstore import check_output
+
+    check_output(Path(out), overwrite)
+    run = load_run(run_dir, device)
+    cond, hold, driven, report = causal_conditioning(run, Path(source), normalize, pose)
+    T, N, fps = len(hold), cond.shape[0], driven.fps
+    dome = run.info.dome_model()
+    check_free_space(out, T * olat_frame_bytes(dome.n_lights, run.info.height, run.info.width) * OLAT_RATIO,
+                     "the reenacted dataset")
+    batch = 4
+
+    def render(todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:
+        # whole batches of the uninterrupted run's partition (over the frames with a face)
+        shown: dict[int, list[int]] = {}
+        for t in todo:
+            shown.setdefault(int(hold[t]), []).append(t)
+        starts = sorted({k - k % batch for k in shown})
+        redo = [k for s in starts for k in range(s, min(s + batch, N))]
+        for k, f in predict_frames(run, cond, batch, redo):
+            for t in shown.get(k, []):
+                if on_frame is not None:
+                    on_frame(t, T)
+                yield t, dataclasses.replace(f, theta=driven.theta[k].numpy(), phi=driven.phi[k].numpy(),
+                                             time=t / max(fps, 1e-6))
+
+    manifest = {"height": run.info.height, "width": run.info.width, "fps": float(fps),
+                "camera": run.info.camera, "source": "translator",
+                "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": "fit",
+                                "pose": pose, "step": run.step, **report}}
+    write_olat_resumable(Path(out), render, T, manifest, dome,
+                         settings={"batch": batch, "inputs": _digest(run, cond), "hold": hold.tolist()},
                          beta=run.beta_bar.numpy(), overwrite=overwrite)
     return Path(out)

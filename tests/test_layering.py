@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"composite", "model", "view"},
     {"train"},
     {"reenact"},
-    {"evaluate"},
+    {"evaluate", "live"},
     {"demo"},
     {"presets"},
     {"cli"},

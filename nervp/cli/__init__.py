@@ -19,6 +19,7 @@ import tyro
 
 from nervp.cli.data import Capture, Ingest, Inspect, Simulate
 from nervp.cli.demo import Demo
+from nervp.cli.live import Live
 from nervp.cli.parse import Condition, Track
 from nervp.cli.relight import Relight
 from nervp.cli.run import Evaluate, Reenact
@@ -29,7 +30,7 @@ from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
-    "view": View, "ingest": Ingest,
+    "view": View, "ingest": Ingest, "live": Live,
 }
 
 

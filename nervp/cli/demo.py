@@ -22,6 +22,9 @@ class Demo:
     preset: PresetName = "default"
     """Demo preset (`tiny`: a one-minute smoke run); every setting below starts from it."""
     cfg: Annotated[DemoConfig, tyro.conf.arg(name="")] = field(default_factory=lambda: DEMO_PRESETS["default"])
+    source: Path | None = None
+    """Your own clip (a video with a face) to drive the target instead of a second simulated
+    performer; the page shows it beside the relit result."""
 
     @staticmethod
     def default_for(preset: str, argv: list[str]) -> Demo:
@@ -30,4 +33,4 @@ class Demo:
     def run(self) -> None:
         from nervp.demo import run_demo
 
-        run_demo(self.out, self.cfg)
+        run_demo(self.out, self.cfg, self.source)

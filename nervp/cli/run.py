@@ -37,17 +37,30 @@ class Reenact:
     overwrite: bool = False
     """Replace an existing output (only once the new one is complete)."""
     rate: Annotated[RateSettings, tyro.conf.arg(name="")] = field(default_factory=RateSettings)
+    causal: bool = False
+    """Parse the source as `nervp live` does (streaming tracker, causal One-Euro, running eq. 6,
+    causal 11-frame window): relit, the dataset gives live's frames (docs/LIVE.md)."""
 
     def run(self) -> None:
-        from nervp.reenact import reenact
+        from nervp.reenact import reenact, reenact_causal
         from nervp.store.outputs import Output, claim, dataset
 
         with claim([Output(self.out, dataset("olat"))], self.overwrite, [self.run_dir, self.source], "reenact"), \
                 progress_bar("frames") as bar:
             task = bar.add_task("reenact", total=None)
-            reenact(self.run_dir, self.source, self.out, self.params, self.normalize, self.pose,
-                    self.overwrite, self.device, on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n),
-                    rate=self.rate)
+            step = lambda t, n: bar.update(task, completed=t + 1, total=n)  # noqa: E731
+            if self.causal:
+                from nervp.errors import ConfigError
+
+                if self.params != "fit":
+                    raise ConfigError("--causal tracks the source as `nervp live` does: use --params fit")
+                if self.rate != RateSettings():
+                    raise ConfigError("--causal runs at the source's frame rate: drop --fps/--slowmo")
+                reenact_causal(self.run_dir, self.source, self.out, self.normalize, self.pose, self.overwrite,
+                               self.device, on_frame=step)
+            else:
+                reenact(self.run_dir, self.source, self.out, self.params, self.normalize, self.pose,
+                        self.overwrite, self.device, on_frame=step, rate=self.rate)
         console.print(f"wrote {self.out}")
 
 

@@ -280,11 +280,13 @@ def single_thread():
 
 def fit_landmarks(landmarks: np.ndarray | Tensor, camera: Camera, cfg: FitConfig = FitConfig(),
                   model: HeadModel | None = None, beta: Tensor | None = None,
-                  theta0: np.ndarray | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                  theta0: np.ndarray | None = None, single: bool = True) -> tuple[Tensor, Tensor, Tensor]:
     """Fit frames of landmarks (N, 478, 2) pixels. With `beta` (n_id,) given, only θ and φ are
     fitted; otherwise every frame gets its own β. Returns float64 (θ (N, 6), φ (N, E),
-    β (N, n_id)). Runs single-threaded (`single_thread`)."""
-    with single_thread(), torch.no_grad():
+    β (N, n_id)). Runs single-threaded (`single_thread`) unless `single` is False: torch's
+    thread count is process-wide, so a caller fitting beside other torch work in another
+    thread (`nervp live`) leaves it alone."""
+    with single_thread() if single else contextlib.nullcontext(), torch.no_grad():
         return _fit_landmarks(landmarks, camera, cfg, model, beta, theta0)
 
 

@@ -141,3 +141,63 @@ def retarget(source: FaceParams, target: FaceParams, target_stats: NormStats, en
             report = NormReport(report.scale_theta, report.scale_phi, report.guarded, frac)
     return out.replace(beta=target.beta, colour=target.colour, colour_levels=target.colour_levels,
                        camera=target.camera, beta_frames=None), report
+
+
+class CausalNormalizer:
+    """Eq. 6 online, one frame at a time (`nervp live` and `reenact --causal`).
+
+    The source's statistics are not known ahead of a live stream, so μ_s and σ_s are the
+    running mean and population deviation (Welford, float64) of the source's θ and φ over the
+    frames given so far, the current one included. For the first `warmup` frames a dimension
+    is only shifted (scale 1: X̂ = X − μ_s + μ_t, so the very first frame maps onto the
+    target's mean), because a deviation from a handful of frames would scale noise by σ_t / σ_s;
+    after that the full map applies, with the guard of `normalize` (deviation below `min_std`:
+    shifted only). Then, as `retarget`, φ is clipped to the model's range (`clip`).
+    """
+
+    def __init__(self, target_stats: NormStats, enabled: bool = True, clip: bool = True, warmup: int = 25,
+                 theta: bool = True, phi: bool = True) -> None:
+        if warmup < 2:
+            raise NervpError(f"the eq. 6 warm-up must be at least 2 frames, got {warmup}")
+        if target_stats.n_frames < 2:
+            raise NervpError(f"the target statistics come from {target_stats.n_frames} frame(s): eq. 6 needs a "
+                             "target with at least 2 frames")
+        self.t = target_stats
+        self.enabled, self.warmup, self.theta, self.phi = enabled, warmup, theta, phi
+        E = len(target_stats.phi_mean)
+        self.n = 0
+        self.mean = np.zeros(6 + E)
+        self.m2 = np.zeros(6 + E)
+        self.bounds = None
+        if clip:
+            from nervp.face import load_head_model
+            from nervp.parse.fit import phi_bounds
+
+            model = load_head_model()
+            if tuple(model.expr_names) == tuple(target_stats.expr_names):
+                self.bounds = tuple(b.float() for b in phi_bounds(model))
+
+    def __call__(self, theta: np.ndarray | torch.Tensor, phi: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(θ (6,), φ (E,)) float32 of the next source frame on the target's statistics."""
+        th = torch.as_tensor(theta).double().numpy().reshape(6)
+        ph = torch.as_tensor(phi).double().numpy().reshape(-1)
+        if ph.shape[0] != len(self.t.phi_mean):
+            raise NervpError(f"the source has {ph.shape[0]} expression dimensions, the target "
+                             f"{len(self.t.phi_mean)}: track both with the same nervp head model")
+        x = np.concatenate([th, ph])
+        self.n += 1
+        d = x - self.mean
+        self.mean += d / self.n
+        self.m2 += d * (x - self.mean)
+        if self.enabled:
+            sd = np.sqrt(self.m2 / self.n) if self.n >= self.warmup else np.zeros_like(self.m2)
+            if self.theta:
+                th = _map(th, self.mean[:6], sd[:6], self.t.theta_mean, self.t.theta_std, MIN_STD_THETA,
+                          THETA_NAMES)[0]
+            if self.phi:
+                ph = _map(ph, self.mean[6:], sd[6:], self.t.phi_mean, self.t.phi_std, MIN_STD_PHI,
+                          self.t.expr_names)[0]
+        th_t, ph_t = torch.from_numpy(th).float(), torch.from_numpy(ph).float()
+        if self.bounds is not None:
+            ph_t = torch.minimum(torch.maximum(ph_t, self.bounds[0]), self.bounds[1])
+        return th_t, ph_t

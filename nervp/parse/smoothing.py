@@ -91,6 +91,44 @@ def one_euro(x: np.ndarray, fps: float, cfg: SmoothConfig, scale: float = 1.0) -
     return out
 
 
+class OneEuro:
+    """The causal One-Euro filter of `one_euro`, one sample at a time (live use).
+
+    `step(x)` takes the points (P, D) of the next sample and returns them filtered, with the
+    same float64 arithmetic as `one_euro`, so stepping through a clip gives exactly
+    `one_euro` of it. `reset()` forgets the state: the next sample starts a new run.
+    """
+
+    def __init__(self, fps: float, cfg: SmoothConfig, scale: float = 1.0) -> None:
+        if not (fps > 0 and scale > 0):
+            raise ValueError(f"OneEuro needs fps > 0 and scale > 0, got {fps}, {scale}")
+        self.dt = 1.0 / fps
+        self.cfg = cfg
+        self.scale = scale
+        self.a_d = _alpha(cfg.d_cutoff_hz, self.dt)
+        self.xh: np.ndarray | None = None
+        self.dxh: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.xh = self.dxh = None
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """Filtered (P, D) float64 copy of the sample x (P, D) (finite values only)."""
+        x = np.asarray(x, dtype=np.float64)
+        if not np.isfinite(x).all():
+            raise ValueError("OneEuro got NaN or inf positions: reset() at a gap instead")
+        if self.xh is None:
+            self.xh, self.dxh = x.copy(), np.zeros_like(x)
+            return self.xh.copy()
+        dt, cfg = self.dt, self.cfg
+        dx = (x - self.xh) / dt
+        self.dxh += self.a_d * (dx - self.dxh)
+        speed = np.linalg.norm(self.dxh, axis=-1, keepdims=True) / self.scale
+        a = _alpha(cfg.min_cutoff_hz + cfg.beta * speed, dt)
+        self.xh += a * (x - self.xh)
+        return self.xh.copy()
+
+
 def one_euro_reference(x: np.ndarray, fps: float, cfg: SmoothConfig, scale: float = 1.0) -> np.ndarray:
     """Slow twin of `one_euro`: a scalar loop per point, written to be obviously right."""
     x = np.asarray(x, dtype=np.float64)

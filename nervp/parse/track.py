@@ -167,10 +167,16 @@ class FaceTracker:
 
     Use as a context manager; `__call__(image)` returns ((478, 2) float32 pixels or None,
     method code).
+
+    `streaming=True` is MediaPipe's video mode for live use (`nervp live`): the face mesh runs
+    on whole frames in order and tracks the face itself, running its detector only when the
+    face is lost (method TRACKED or LOST); cheaper per frame, and a frame's result depends on
+    the frames before it.
     """
 
-    def __init__(self, cfg: TrackConfig):
+    def __init__(self, cfg: TrackConfig, streaming: bool = False):
         self.cfg = cfg
+        self.streaming = streaming
         self.box: tuple[int, int, int] | None = None
 
     def __enter__(self) -> FaceTracker:
@@ -181,14 +187,16 @@ class FaceTracker:
 
         with _quiet_stderr():
             self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True, refine_landmarks=True, max_num_faces=1,
-                min_detection_confidence=self.cfg.min_confidence)
+                static_image_mode=not self.streaming, refine_landmarks=True, max_num_faces=1,
+                min_detection_confidence=self.cfg.min_confidence,
+                **({"min_tracking_confidence": self.cfg.min_confidence} if self.streaming else {}))
             self._det = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self.cfg.min_confidence)
             with warnings.catch_warnings():  # protobuf deprecation noise on the first call
                 warnings.simplefilter("ignore")
                 blank = np.zeros((64, 64, 3), np.uint8)
-                self._mesh.process(blank)
+                if not self.streaming:  # video mode: the first frame a caller gives starts the stream
+                    self._mesh.process(blank)
                 self._det.process(blank)
         return self
 
@@ -224,6 +232,9 @@ class FaceTracker:
         return _square((b.xmin + b.width / 2) * W, (b.ymin + b.height / 2) * H, 2.0 * max(w, h))
 
     def __call__(self, img: np.ndarray) -> tuple[np.ndarray | None, int]:
+        if self.streaming:
+            lm = self._mesh_on(img, None)
+            return lm, (codes.LOST if lm is None else codes.TRACKED)
         lm, method = None, codes.LOST
         if self.box is not None:
             lm, method = self._mesh_on(img, self.box), codes.TRACKED
