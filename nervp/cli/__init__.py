@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import tyro
 
+from nervp.cli.bench import Score
 from nervp.cli.data import Capture, Inspect, Simulate
 from nervp.cli.demo import Demo
 from nervp.cli.parse import Condition, Track
@@ -26,6 +27,7 @@ from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
+    "score": Score,
 }
 
 
