@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from nervp.cli.bench import Score
+from nervp.cli.bench import Benchmark, Score
 from nervp.cli.data import Capture, Inspect, Simulate
 from nervp.cli.demo import Demo
 from nervp.cli.parse import Condition, Track
@@ -27,7 +27,7 @@ from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
-    "score": Score,
+    "score": Score, "benchmark": Benchmark,
 }
 
 
@@ -58,7 +58,7 @@ def command_type(argv: list[str]) -> Any:
     return union
 
 
-RESUMABLE = ("simulate", "capture", "train", "reenact")
+RESUMABLE = ("simulate", "capture", "train", "reenact", "benchmark")
 """Commands that keep their work when stopped: the same command again goes on from it."""
 
 

@@ -51,3 +51,63 @@ class Score:
         o = rep["overall"]
         console.print(f"frames {rep['frames']}: overall PSNR {o['psnr_db']:.2f} dB, SSIM {o['ssim']:.3f}, "
                       f"MAE {o['mae']:.4f}; wrote {out}", highlight=False)
+
+
+@dataclass
+class Benchmark:
+    """The paper's Table 1 on the virtual light stage: simulate each performer of a suite, train
+    nervp and the baselines (DVP, DVP + MTP colour transfer, DVP + best gain) on the same frames,
+    score held-out frames (self) and a second performer driving the target (cross-identity) under
+    the same lightings with `nervp evaluate`'s metric. Writes OUT/results.json, table.md,
+    figure.png; resumable (each performer x method is a unit of work)."""
+
+    out: tyro.conf.Positional[Path]
+    """Output folder (new, empty, or an earlier run of the same suite: resumed)."""
+    suite: str = "quick"
+    """quick (2 performers at 64², < 15 min on 2 CPU cores), standard (5 at 256², GPU-sized) or paper."""
+    seeds: tuple[int, ...] = ()
+    """Target performer seeds (default: the suite's)."""
+    light: tuple[str, ...] = ()
+    """Lightings (ring-0 ... ring-7, procedural names, looks; default: the suite's)."""
+    methods: tuple[str, ...] = ()
+    """Methods among nervp, dvp, mtp, unrelit (default: all)."""
+    steps: int | None = None
+    """Training steps of every trained method (default: the suite's)."""
+    frames: int | None = None
+    """Target frames per performer (default: the suite's)."""
+    params: str | None = None
+    """fit (tracked, the default of every suite) or truth (the simulator's parameters: the gap)."""
+    device: str = "cpu"
+    """cpu (deterministic results), auto, cuda or cuda:N."""
+
+    def resolved(self):
+        """The suite with this command's overrides."""
+        import dataclasses as dc
+
+        from nervp.errors import ConfigError
+        from nervp.presets import SUITES
+
+        if self.suite not in SUITES:
+            raise ConfigError(f"unknown suite {self.suite!r} (--suite): choose one of {', '.join(SUITES)}")
+        s = SUITES[self.suite]
+        if self.params not in (None, "fit", "truth"):
+            raise ConfigError(f"--params must be fit or truth, got {self.params!r}")
+        train = dc.replace(s.train, **{k: v for k, v in (("steps", self.steps), ("params", self.params))
+                                       if v is not None})
+        if self.steps is not None:
+            train = dc.replace(train, ckpt_every=max(1, min(train.ckpt_every, self.steps)))
+        sim = s.sim if self.frames is None else dc.replace(s.sim, frames=self.frames)
+        over = {"seeds": self.seeds, "lightings": self.light, "methods": self.methods}
+        return dc.replace(s, train=train, sim=sim, **{k: tuple(v) for k, v in over.items() if v})
+
+    def run(self) -> None:
+        from nervp.benchmark.run import run_benchmark
+        from nervp.store.outputs import output_lock
+
+        suite = self.resolved()
+        suite.validate()
+        self.out.absolute().parent.mkdir(parents=True, exist_ok=True)
+        with output_lock(self.out, "benchmark"):
+            run_benchmark(self.out, suite, self.device, log=lambda s: console.print(s, highlight=False))
+        console.print((self.out / "table.md").read_text(), highlight=False, soft_wrap=True)
+        console.print(f"wrote {self.out / 'results.json'}, table.md and figure.png")

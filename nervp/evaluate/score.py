@@ -26,7 +26,12 @@ import numpy as np
 import torch
 
 from nervp.errors import NervpError
-from nervp.evaluate.reconstruction import frame_rows, relit_summary, ring_leds, temporal_change_ratio
+from nervp.evaluate.reconstruction import (
+    frame_rows,
+    relit_summary,
+    ring_leds,
+    temporal_change_ratio,
+)
 from nervp.relight.core import relight
 from nervp.relight.lighting import parse_lighting, weights_for
 from nervp.store.olat import OLATDataset, load_olat

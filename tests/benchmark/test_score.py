@@ -9,7 +9,13 @@ import numpy as np
 
 from nervp.cli import main
 from nervp.evaluate.reconstruction import evaluate_run
-from nervp.evaluate.score import RING_LIGHTINGS, run_predictions, score_predictions, truth_relit, write_predictions
+from nervp.evaluate.score import (
+    RING_LIGHTINGS,
+    run_predictions,
+    score_predictions,
+    truth_relit,
+    write_predictions,
+)
 from nervp.relight.lighting import parse_lighting
 from nervp.store.olat import load_olat
 from nervp.train.run import load_run
