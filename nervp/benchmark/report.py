@@ -114,7 +114,9 @@ def figure(out: Path, suite: Suite, path: Path) -> None:
         tiles.append(label(up(to_srgb8(truth, exp)), f"truth, {lighting_folder(spec)}"))
         for m in suite.methods:
             img = read_exr(units / m / "self" / lighting_folder(spec) / f"{frame:05d}.exr")
-            tiles.append(label(up(to_srgb8(img, exp)), LABELS[m]))
+            own = m == "dvp"  # the full-lit frame, whatever the lighting: shown at its own exposure
+            tiles.append(label(up(to_srgb8(img, percentile_exposure(img) if own else exp)),
+                               "DVP full-lit" if own else LABELS[m]))
     save_png(path, grid(tiles, 1 + len(suite.methods)))
 
 
