@@ -75,7 +75,7 @@ def table(res: dict, timings: dict) -> str:
                   "|---|---|---|---|---|---|"]
         for m, r in res["tracks"][track].items():
             sp = timings.get(m, {}).get("s_per_frame", [])
-            extra = (timings.get("dvp", {}).get("s_per_frame", []) if m in ("mtp", "unrelit") else [])
+            extra = (timings.get("dvp", {}).get("s_per_frame", []) if m in ("mtp", "sipr", "unrelit") else [])
             spf = f"{np.mean(sp) + (np.mean(extra) if extra else 0):.3f}" if sp else "–"
             mm = r["mean"]
             lines.append(f"| {LABELS[m]} | {_fmt(mm['psnr_db'], 2)} | {_fmt(mm['ssim'], 3)} | {_fmt(mm['mae'], 4)} | "

@@ -69,7 +69,8 @@ def check_out(out: Path, suite: Suite) -> None:
     if out.exists() and not out.is_dir():
         raise BenchmarkError(f"{out} is a file: choose a new folder for the benchmark")
     if mark.is_file():
-        if json.loads(mark.read_text()) != suite.to_json():
+        have = {k: v for k, v in json.loads(mark.read_text()).items() if k != "methods"}
+        if have != suite.identity():
             raise BenchmarkError(f"{out} holds a benchmark of another suite definition ({mark}): choose a new "
                                  "folder, or rerun with the same suite and options to resume it")
     elif out.is_dir() and any(out.iterdir()):
@@ -200,6 +201,32 @@ def _mtp_unit(ctx: dict, unit: Path) -> dict:
     return {"transfer_s_per_frame": (time.perf_counter() - t0) / max(n, 1)}
 
 
+def _weights(spec: str, dome) -> np.ndarray:
+    """(L, 3) LED weights of a lighting (a ring lighting: its LED alone at weight 1)."""
+    from nervp.relight.lighting import parse_lighting, weights_for
+
+    if is_ring(spec):
+        w = np.zeros((dome.n_lights, 3), np.float32)
+        w[ring_leds(dome)[int(spec[len(RING):])]] = 1.0
+        return w
+    return weights_for(parse_lighting(spec), dome)
+
+
+def _sipr_unit(ctx: dict, unit: Path) -> dict:
+    from nervp.benchmark.sipr import lighting_code, load_sipr, sipr_relight
+
+    d = _dvp_output(ctx)
+    net = load_sipr()
+    dome = load_olat(ctx["target"]).dome
+    t0, n = time.perf_counter(), 0
+    for track, frames in (("self", [int(t) for t in d["self_frames"]]), ("cross", list(range(len(d["cross_full"]))))):
+        relit = {lighting_folder(s): sipr_relight(net, d[f"{track}_full"], lighting_code(_weights(s, dome), dome.direction))
+                 for s in ctx["specs"]}
+        n += len(frames) * len(relit)
+        write_predictions(unit / track, relit, frames)
+    return {"transfer_s_per_frame": (time.perf_counter() - t0) / max(n, 1)}
+
+
 def _unrelit_unit(ctx: dict, unit: Path) -> dict:
     d = _dvp_output(ctx)
     t0, n = time.perf_counter(), 0
@@ -212,7 +239,7 @@ def _unrelit_unit(ctx: dict, unit: Path) -> dict:
     return {"transfer_s_per_frame": (time.perf_counter() - t0) / max(n, 1)}
 
 
-UNITS = {"nervp": _nervp_unit, "dvp": _dvp_unit, "mtp": _mtp_unit, "unrelit": _unrelit_unit}
+UNITS = {"nervp": _nervp_unit, "dvp": _dvp_unit, "mtp": _mtp_unit, "sipr": _sipr_unit, "unrelit": _unrelit_unit}
 
 
 def _run_unit(ctx: dict, method: str, log: Log) -> None:
@@ -243,7 +270,7 @@ def run_benchmark(out: Path, suite: Suite, device: str = "cpu", log: Log = print
     out = Path(out)
     check_out(out, suite)
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "suite.json", suite.to_json())
+    write_json_atomic(out / "suite.json", suite.to_json())  # the latest methods list
     data = out / "data"
     data.mkdir(exist_ok=True)
     reference = _dataset(data / f"reference_{suite.reference_seed}.olat", suite, suite.reference_seed, 1)

@@ -15,13 +15,14 @@ from nervp.errors import ConfigError
 from nervp.synth.simulate import SimConfig
 from nervp.train.config import TrainConfig
 
-MethodName = Literal["nervp", "dvp", "mtp", "unrelit"]
-METHODS: tuple[str, ...] = ("nervp", "dvp", "mtp", "unrelit")
+MethodName = Literal["nervp", "dvp", "mtp", "sipr", "unrelit"]
+METHODS: tuple[str, ...] = ("nervp", "dvp", "mtp", "sipr", "unrelit")
 """Every method the benchmark knows: nervp (the reflectance field, trained with tracked
 parameters), DVP (the same translator trained to output the full-lit image only, the `fulllit`
 head), DVP + MTP (mass-transport colour transfer from a reference portrait under the target
-lighting) and DVP + the best single gain (`unrelit`, a floor)."""
-LABELS = {"nervp": "nervp (ours)", "dvp": "DVP (full-lit, no relighting)", "mtp": "DVP + MTP",
+lighting), DVP + SIPR (a single-image relighting network trained on other performers,
+`sipr.py`) and DVP + the best single gain (`unrelit`, a floor)."""
+LABELS = {"nervp": "nervp (ours)", "dvp": "DVP (full-lit, no relighting)", "mtp": "DVP + MTP", "sipr": "DVP + SIPR",
           "unrelit": "DVP + best gain (unrelit)"}
 TRACKS = ("self", "cross")
 """self: held-out frames of the target's own capture; cross: a second performer drives the target
@@ -80,11 +81,16 @@ class Suite:
 
     def with_methods(self) -> tuple[str, ...]:
         """The methods to run, with what they need first (MTP and unrelit use DVP's output)."""
-        need = set(self.methods) | ({"dvp"} if {"mtp", "unrelit"} & set(self.methods) else set())
+        need = set(self.methods) | ({"dvp"} if {"mtp", "sipr", "unrelit"} & set(self.methods) else set())
         return tuple(m for m in METHODS if m in need)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+    def identity(self) -> dict:
+        """What the results depend on: everything but the list of methods (a method added
+        later joins the same benchmark; the others' units are kept)."""
+        return {k: v for k, v in self.to_json().items() if k != "methods"}
 
     def dvp_train(self) -> TrainConfig:
         """DVP's training: nervp's settings with the `fulllit` head; the terms that need a

@@ -56,7 +56,7 @@ class Score:
 @dataclass
 class Benchmark:
     """The paper's Table 1 on the virtual light stage: simulate each performer of a suite, train
-    nervp and the baselines (DVP, DVP + MTP colour transfer, DVP + best gain) on the same frames,
+    nervp and the baselines (DVP, DVP + MTP colour transfer, DVP + SIPR, DVP + best gain) on the same frames,
     score held-out frames (self) and a second performer driving the target (cross-identity) under
     the same lightings with `nervp evaluate`'s metric. Writes OUT/results.json, table.md,
     figure.png; resumable (each performer x method is a unit of work)."""
@@ -70,7 +70,7 @@ class Benchmark:
     light: tuple[str, ...] = ()
     """Lightings (ring-0 ... ring-7, procedural names, looks; default: the suite's)."""
     methods: tuple[str, ...] = ()
-    """Methods among nervp, dvp, mtp, unrelit (default: all)."""
+    """Methods among nervp, dvp, mtp, sipr, unrelit (default: all)."""
     steps: int | None = None
     """Training steps of every trained method (default: the suite's)."""
     frames: int | None = None

@@ -44,3 +44,27 @@ def test_best_gain_recovers_a_scaled_truth_and_mtp_keeps_the_background_black():
     alpha[2:6, 2:6] = 1
     out = mtp(a[0] * alpha[..., None], alpha, a[1], np.ones((8, 8), np.float32), iterations=2)
     assert out.shape == (8, 8, 3) and np.isfinite(out).all() and (out[alpha == 0] == 0).all()
+
+
+def test_sipr_lighting_code_of_the_full_lit_lighting_is_its_dc_term():
+    from nervp.benchmark.sipr import lighting_code, sh9
+    from nervp.lightstage.dome import build_dome
+
+    dome = build_dome()
+    code = lighting_code(np.ones((dome.n_lights, 3)), dome.direction).reshape(3, 9)
+    assert np.allclose(code[:, 0], 1.0, atol=1e-6)  # divided by itself
+    # an even lattice integrates the SH nearly orthonormally: the rest is small against the DC term
+    assert np.abs(code[:, 1:]).max() < 0.05
+    Y = sh9(dome.direction)
+    gram = Y.T @ (Y * dome.solid_angle[:, None])
+    assert np.allclose(gram, np.eye(9), atol=0.05)
+
+
+def test_shipped_sipr_weights_load_and_keep_the_background_black():
+    from nervp.benchmark.sipr import load_sipr, sipr_relight
+
+    net = load_sipr()
+    img = np.zeros((1, 16, 16, 3), np.float32)
+    img[0, 4:12, 4:12] = 0.5
+    out = sipr_relight(net, img, np.r_[np.ones(9, np.float32) * 0.1, np.zeros(18, np.float32)])
+    assert np.isfinite(out).all() and (out[img == 0] == 0).all() and (out >= 0).all()
