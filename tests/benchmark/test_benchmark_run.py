@@ -7,6 +7,8 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
+
 from nervp.benchmark.run import run_benchmark
 from nervp.benchmark.suite import METHODS
 from nervp.presets import SUITES
@@ -31,6 +33,11 @@ def test_micro_suite_runs_resumes_and_is_deterministic(tmp_path):
     # the cross track scores every driving frame; the self track the held-out one
     score = json.loads((a / "units" / "0" / "nervp" / "score.json").read_text())
     assert score["self"]["frames"] == [3] and score["cross"]["frames"] == [0, 1]
+    # DVP is driven by the same retargeted parameters the cross track's truth is rendered with
+    from nervp.store.olat import load_olat
+
+    n, d = (load_olat(a / "units" / "0" / m / "cross.olat") for m in ("nervp", "dvp"))
+    assert np.array_equal(n.read("theta"), d.read("theta")) and np.array_equal(n.read("phi"), d.read("phi"))
     table = (a / "table.md").read_text()
     assert table.count("| DVP + MTP |") == 2 and (a / "figure.png").stat().st_size > 0
     first = (a / "results.json").read_bytes()
