@@ -20,6 +20,7 @@ from pathlib import Path
 from common import write_results
 
 from nervp.benchmark.run import run_benchmark
+from nervp.cli.bench import Benchmark
 from nervp.presets import SUITES
 
 
@@ -28,10 +29,14 @@ def main() -> None:
     ap.add_argument("--suite", default="quick", choices=list(SUITES))
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--seeds", type=int, nargs="*", default=())
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--name", default=None, help="results file name (default table1_SUITE_DEVICE)")
     a = ap.parse_args()
     out = a.out or Path("out") / f"bench_{a.suite}"
+    suite = Benchmark(out=out, suite=a.suite, seeds=tuple(a.seeds), steps=a.steps).resolved()
     t0 = time.perf_counter()
-    res = run_benchmark(out, SUITES[a.suite], a.device)
+    res = run_benchmark(out, suite, a.device)
     wall = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     cpu = ru.ru_utime + ru.ru_stime
@@ -42,8 +47,9 @@ def main() -> None:
             ours = methods["nervp"]["mean"]["psnr_db"][0]
             ratios.update({f"{track}_nervp_minus_{m}_psnr_db": ours - r["mean"]["psnr_db"][0]
                            for m, r in methods.items() if m != "nervp"})
-    write_results(f"table1_{a.suite}_{a.device.split(':')[0]}",
-                  method=(f"`nervp benchmark --suite {a.suite}` run once from an empty folder on this machine; "
+    write_results(a.name or f"table1_{a.suite}_{a.device.split(':')[0]}",
+                  method=(f"`nervp benchmark --suite {a.suite}` (overrides: seeds {list(a.seeds) or 'suite'}, "
+                          f"steps {a.steps or 'suite'}) run once from an empty folder on this machine; "
                           "deterministic on CPU (results are a function of the suite). wall_s and cpu_s are this "
                           "invocation's (units finished by an earlier one are kept, not redone): simulation, "
                           "training of nervp and DVP, tracking, reenactment, the baselines and scoring."),
