@@ -14,6 +14,7 @@ The public API, one entry function per stage (each stage is a subpackage, docs/C
     evaluate_run(run, dataset, lightings)    held-out frames against the ground truth
     score_predictions(pred, dataset)         any method's relit predictions against the ground truth
     run_benchmark(out, Suite)                Table 1: nervp and baselines on a suite of performers
+    export_page(open_scene(field), out)      field -> a web page relighting it in WebGL (nervp view)
 
 Names are imported on first use, so `import nervp` stays cheap.
 """
@@ -39,6 +40,7 @@ _API = {
     "NervpError": "nervp.errors",
     "score_predictions": "nervp.evaluate.score", "run_benchmark": "nervp.benchmark.run",
     "Suite": "nervp.benchmark.suite", "SUITES": "nervp.presets",
+    "open_scene": "nervp.view.app", "export_page": "nervp.view.export",
 }
 
 __all__ = sorted(_API)

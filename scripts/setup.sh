@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# The browser tests of `nervp view` (tests/view) drive Debian's headless Chromium through selenium;
+# they skip when it is absent. Install it where we can (root on Debian/Ubuntu).
+if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && [ "$(id -u)" = 0 ] \
+    && command -v apt-get >/dev/null; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

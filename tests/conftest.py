@@ -6,6 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -46,3 +47,34 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED
+
+
+def _shift(a):
+    """Move a frame's pictures 3 pixels right (a second, different frame without rendering one)."""
+    if a is None or not isinstance(a, np.ndarray) or a.ndim < 2:
+        return a
+    return np.roll(a, 3, axis=a.ndim - 2 if a.shape[-1] == 3 else a.ndim - 1)
+
+
+@pytest.fixture(scope="session")
+def view_field(tmp_path_factory) -> Path:
+    """A 32 x 32, 2-frame, rank-16 low-rank field of the virtual performer with alpha and
+    camera (the second frame is the first moved 3 pixels)."""
+    from nervp.presets import sim_preset
+    from nervp.relight import write_low_rank
+    from nervp.store.field import open_source
+    from nervp.store.olat import write_olat_dataset
+    from nervp.synth.simulate import make_stage, stage_manifest
+
+    cfg = sim_preset("tiny", size=32, frames=2)
+    stage = make_stage(cfg)
+    first = stage.capture(0.0)
+    fields = {f.name: _shift(getattr(first, f.name)) for f in dataclasses.fields(first)
+              if f.name in ("olat", "full_lit", "alpha", "normal", "albedo")}
+    second = dataclasses.replace(first, time=1 / cfg.fps, **fields)
+    root = tmp_path_factory.mktemp("view")
+    olat = root / "tiny.olat"
+    man = {**stage_manifest(stage), "exposure": cfg.exposure}
+    write_olat_dataset(olat, iter([first, second]), 2, man, stage.dome, beta=np.asarray(stage.performer.beta))
+    write_low_rank(root / "tiny.field", open_source(olat), rank=16)
+    return root / "tiny.field"

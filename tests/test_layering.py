@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"viz", "synth"},
     {"capture", "parse", "relight"},
-    {"composite", "model"},
+    {"composite", "model", "view"},
     {"train"},
     {"reenact"},
     {"evaluate"},

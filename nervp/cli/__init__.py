@@ -9,6 +9,8 @@ command line first and the command's defaults are built from it (`default_for`).
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import sys
 from typing import Annotated, Any
@@ -22,12 +24,14 @@ from nervp.cli.parse import Condition, Track
 from nervp.cli.relight import Relight
 from nervp.cli.run import Evaluate, Reenact
 from nervp.cli.train import Train
+from nervp.cli.view import View
 from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
     "score": Score, "benchmark": Benchmark,
+    "view": View,
 }
 
 
@@ -74,6 +78,20 @@ def _interrupted(e: Interrupted, name: str | None) -> int:
     return 128 + e.signum
 
 
+DISK_FULL = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+             errno.EFBIG: "a file grew past the file system's or the process's size limit (ulimit -f)"}
+"""Write errors that mean 'no room': reported in one line, never as a traceback."""
+
+
+def _disk_full(e: OSError, cmd: Any, name: str | None) -> str:
+    """The one line for a write that found no room: what happened, the output, what to do."""
+    out = getattr(cmd, "out", None) or getattr(cmd, "run_dir", None) or e.filename
+    keep = ("what was done is saved: free space and run the same command again to resume"
+            if name in RESUMABLE else "nothing half-written was kept: free space and run it again")
+    where = f" writing {os.fspath(out)}" if out is not None else ""
+    return f"{DISK_FULL[e.errno]}{where} ({e.strerror}); {keep}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; 0 on success, 2 on an error a user can act on, 128 + N when stopped
     by signal N (SIGINT 130, SIGTERM 143): a first SIGINT/SIGTERM asks the command to stop
@@ -97,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return _interrupted(Interrupted(signal.SIGINT), name)
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        print(f"nervp: error: {_disk_full(e, cmd, name)}", file=sys.stderr)
+        return 2
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

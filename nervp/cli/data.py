@@ -56,6 +56,8 @@ class Simulate:
     def _run(self) -> None:
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.raw and self.stage.start_s != 0:
+            raise ConfigError("--start-s applies to OLAT datasets; the --raw stream starts at t = 0 (drop --start-s)")
         if self.raw and self.workers != 1:
             raise ConfigError("--workers applies to OLAT datasets; --raw renders in one process (drop --workers)")
         self.stage.validate()

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import tyro
 
 from nervp.progress import console, progress_bar
+from nervp.reenact import RateSettings
 
 
 @dataclass
 class Reenact:
     """Drive a trained target with a source performer (video, OLAT dataset or the face
     parameters `nervp track` wrote): normalise (eq. 6), condition, translate, and write the
-    target's reflectance field as a dataset that `nervp relight` renders."""
+    target's reflectance field as a dataset that `nervp relight` renders; with --fps or --slowmo
+    at a higher frame rate than the source's (docs/HFR.md)."""
 
     run_dir: tyro.conf.Positional[Path]
     """A run directory made by `nervp train`."""
@@ -34,6 +36,7 @@ class Reenact:
     """auto (CUDA when available), cpu, cuda or cuda:N."""
     overwrite: bool = False
     """Replace an existing output (only once the new one is complete)."""
+    rate: Annotated[RateSettings, tyro.conf.arg(name="")] = field(default_factory=RateSettings)
 
     def run(self) -> None:
         from nervp.reenact import reenact
@@ -43,7 +46,8 @@ class Reenact:
                 progress_bar("frames") as bar:
             task = bar.add_task("reenact", total=None)
             reenact(self.run_dir, self.source, self.out, self.params, self.normalize, self.pose,
-                    self.overwrite, self.device, on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n))
+                    self.overwrite, self.device, on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n),
+                    rate=self.rate)
         console.print(f"wrote {self.out}")
 
 

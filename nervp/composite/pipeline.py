@@ -293,6 +293,7 @@ def run_relight(source: Path, out: Path, s: RelightSettings = RelightSettings())
     keep = set(np.unique(np.linspace(0, n - 1, min(n, 6)).round().astype(int)).tolist())
     strip: list[tuple[int, np.ndarray]] = []
     t0 = time.perf_counter()
+    existed = spec.path.exists() if spec.kind == "mp4" else spec.frame_path(0).exists()
     try:
         with progress_bar("frames") as bar:
             task = bar.add_task("relight", total=n)
@@ -305,7 +306,13 @@ def run_relight(source: Path, out: Path, s: RelightSettings = RelightSettings())
     if s.strip and strip:
         from nervp.viz.images import save_png
 
-        save_png(spec.strip_path, contact_strip(strip, _label(s)))
+        try:
+            save_png(spec.strip_path, contact_strip(strip, _label(s)))
+        except OSError:  # a full disk: a clip without its strip is not a finished output
+            if not existed:
+                for p in ([spec.path] if spec.kind == "mp4" else [spec.frame_path(i) for i in range(written)]):
+                    p.unlink(missing_ok=True)
+            raise
     console.print(f"wrote {spec.path} ({written} frames, {plan.src.width}x{plan.src.height}, {fps:g} fps, "
                   f"matte: {plan.matte}) in {time.perf_counter() - t0:.1f} s")
     if s.strip and strip:

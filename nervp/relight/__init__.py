@@ -11,7 +11,7 @@ from nervp.relight.envmap import (
     uniform_env,
     validate_radiance,
 )
-from nervp.relight.field import fit_low_rank, write_low_rank
+from nervp.relight.field import fit_low_rank, low_rank_coeffs, write_low_rank
 from nervp.relight.lighting import (
     LEDWeights,
     Lighting,
@@ -33,7 +33,7 @@ from nervp.relight.weights import (
 
 __all__ = [
     "relight", "relight_reference", "EnvMap", "LightingError", "load_envmap", "rotation_matrix",
-    "save_envmap", "uniform_env", "validate_radiance", "fit_low_rank",
+    "save_envmap", "uniform_env", "validate_radiance", "fit_low_rank", "low_rank_coeffs",
     "write_low_rank", "LEDWeights", "Lighting", "background_env", "parse_lighting",
     "rotate_lighting", "weights_for", "LOOKS", "Look", "VirtualLight", "light", "look_weights",
     "PROCEDURAL", "overcast_env", "sky_env", "studio_env", "sunset_env", "barycentric", "cell_env",

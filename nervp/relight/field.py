@@ -46,8 +46,14 @@ def write_low_rank(path: Path | str, source: FieldSource, rank: int, overwrite: 
     The basis is fitted on up to `fit_frames` frames spread over the clip, then every
     frame is projected onto it one at a time (memory stays one frame).
     """
+    write_field(path, source, low_rank_coeffs(source, rank, fit_frames), overwrite)
+
+
+def low_rank_coeffs(source: FieldSource, rank: int, fit_frames: int = 8) -> Tensor:
+    """The (K, L) float32 light-space basis of an OLAT source, fitted on up to `fit_frames`
+    frames spread over the clip (what `write_low_rank` stores and `nervp view` ships); project
+    a frame onto it with `ReflectanceField.project`."""
     require_olat(source)
     T = source.n_frames
     pick = np.unique(np.linspace(0, T - 1, min(T, fit_frames)).round().astype(int))
-    coeffs = fit_low_rank(source.read(pick).images, rank).coeffs
-    write_field(path, source, coeffs, overwrite)
+    return fit_low_rank(source.read(pick).images, rank).coeffs

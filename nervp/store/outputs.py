@@ -35,6 +35,8 @@ RUN_FILES = frozenset({RUN_CONFIG, "conditioning.safetensors", "regressor.safete
                        "target_params.safetensors", "model.safetensors", "final.json", "log.jsonl",
                        "checkpoints", "superseded", "tb"})
 """Everything `nervp train` writes into a run directory (other commands never overwrite these)."""
+VIEW_FORMAT = "nervp-view 1"
+"""The `format` of an exported `nervp view` page's scene.json (what makes a folder one)."""
 MAGIC = {"png": (0, b"\x89PNG\r\n\x1a\n"), "exr": (0, b"\x76\x2f\x31\x01"), "mp4": (4, b"ftyp")}
 """File type -> (offset, the bytes every such file has there)."""
 
@@ -47,7 +49,8 @@ class OutputError(NervpError):
 class Output:
     """One path a command writes and the kind of thing it is.
 
-    kind: "dataset:<manifest kind>" (e.g. "dataset:olat"), "run", "png", "exr", "mp4" or "json".
+    kind: "dataset:<manifest kind>" (e.g. "dataset:olat"), "run", "png", "exr", "mp4", "json" or
+    "view" (an exported `nervp view` page).
     """
 
     path: Path
@@ -61,7 +64,7 @@ def dataset(kind: str) -> str:
 
 def output_kind(path: Path) -> str | None:
     """What nervp output is at `path`: "dataset:<kind>", "run", "png", "exr", "mp4", "json",
-    or None (nothing nervp writes: an ordinary folder or file). `path` must exist."""
+    "view", or None (nothing nervp writes: an ordinary folder or file). `path` must exist."""
     path = Path(path)
     if path.is_dir():
         manifest = _json(path / "manifest.json")
@@ -70,6 +73,9 @@ def output_kind(path: Path) -> str | None:
         config = _json(path / RUN_CONFIG)
         if isinstance(config, dict) and isinstance(config.get("train"), dict):
             return "run"
+        scene = _json(path / "scene.json")
+        if isinstance(scene, dict) and scene.get("format") == VIEW_FORMAT:
+            return "view"
         return None
     try:
         with open(path, "rb") as f:
@@ -96,7 +102,7 @@ def describe(kind: str | None) -> str:
     if kind.startswith("dataset:"):
         return f"a nervp {kind[8:]!r} dataset"
     return {"run": "a nervp run directory", "png": "a PNG picture", "exr": "an EXR picture",
-            "mp4": "an MP4 video", "json": "a JSON report"}.get(kind, kind)
+            "mp4": "an MP4 video", "json": "a JSON report", "view": "an exported nervp view page"}.get(kind, kind)
 
 
 def _real(path: Path) -> Path:

@@ -37,6 +37,8 @@ class MotionConfig:
     """Scale of gaze shifts."""
     still: bool = False
     """Hold the neutral pose and expression for the whole take."""
+    seed: int | None = None
+    """Seed of the performance (None: the performer's seed): one performer can act another's motion."""
 
 
 _BAND = {  # expression: (lo Hz, hi Hz, mean, amplitude, clip lo, clip hi)

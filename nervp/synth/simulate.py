@@ -26,6 +26,9 @@ from nervp.synth.motion import Motion, MotionConfig, sample_motion
 from nervp.synth.performer import Performer, PerformerConfig, build_performer
 from nervp.synth.render_olat import RenderQuality, render_lights
 
+MAX_FPS = 10000.0
+"""Highest rate `nervp simulate --fps` accepts (the paper's 1000 fps camera, ten times over)."""
+
 
 @dataclass(frozen=True)
 class CameraConfig:
@@ -50,7 +53,14 @@ class SimConfig:
     size: int = 256
     """Image width and height in pixels."""
     fps: float = 25.0
-    """Rate of OLAT sets in the dataset (sets per second)."""
+    """Rate of OLAT sets in the dataset (sets per second, at most 10,000): frame k is the instant
+    start_s + k / fps of one continuous performance, so frame k at 25 fps is frame 4k at 100 fps."""
+    start_s: float = 0.0
+    """Instant (s) of the first frame within the performance."""
+    take_s: float | None = None
+    """Length (s) of the performance the motion is drawn for (its blinks depend on it); None:
+    the clip's end, start_s + frames / fps, at least 1 s. Give the same value to sample one
+    performance at several rates or spans."""
     performer: PerformerConfig = field(default_factory=PerformerConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
     dome: DomeConfig = field(default_factory=DomeConfig)
@@ -62,13 +72,19 @@ class SimConfig:
     def validate(self) -> None:
         """ConfigError naming the flag for a setting no capture can use; SpaceError when one
         frame cannot be rendered in the memory available (the estimate is stated)."""
-        _finite(fps=self.fps, exposure=self.exposure, **{
+        _finite(fps=self.fps, exposure=self.exposure, **{"start-s": self.start_s,
             "camera.distance": self.camera.distance, "camera.fov-y-deg": self.camera.fov_y_deg,
             "dome.radius": self.dome.radius, "dome.intensity": self.dome.intensity,
             "performer.detail": self.performer.detail, "quality.shadow-bias": self.quality.shadow_bias,
             **{f"motion.{k.replace('_', '-')}": v for k, v in vars(self.motion).items() if isinstance(v, float)}})
         if self.frames < 1:
             raise ConfigError(f"--frames must be at least 1, got {self.frames}")
+        if self.fps > MAX_FPS:
+            raise ConfigError(f"--fps must be at most {MAX_FPS:g} frames per second, got {self.fps:g}")
+        if self.start_s < 0:
+            raise ConfigError(f"--start-s must be >= 0, got {self.start_s}")
+        if self.take_s is not None and not (math.isfinite(self.take_s) and self.take_s > 0):
+            raise ConfigError(f"--take-s must be a finite number > 0, got {self.take_s}")
         if not 16 <= self.size <= 4096 or self.size % 2:
             raise ConfigError(f"--size must be an even number of pixels in 16..4096, got {self.size}")
         for name, v in (("fps", self.fps), ("exposure", self.exposure), ("camera.distance", self.camera.distance),
@@ -89,6 +105,16 @@ class SimConfig:
                               f"8..8192, pcf >= 0): got {q.supersample}, {q.light_chunk}, {q.shadow_size}, {q.pcf}")
         check_memory(render_bytes(self), f"rendering one {self.size}x{self.size} frame under "
                      f"{self.dome.n_lights} LEDs", "lower --size or --dome.n-lights")
+
+
+    def time_of(self, k: int) -> float:
+        """Instant (s) of frame `k` within the performance."""
+        return self.start_s + k / self.fps
+
+    @property
+    def take(self) -> float:
+        """Length (s) of the performance the motion is drawn for."""
+        return self.take_s if self.take_s is not None else max(self.start_s + self.frames / self.fps, 1.0)
 
 
 def render_bytes(cfg: SimConfig) -> float:
@@ -165,8 +191,8 @@ def make_stage(cfg: SimConfig) -> VirtualStage:
     cfg.validate()
     performer = build_performer(cfg.performer)
     dome = build_dome(cfg.dome)
-    duration = max(cfg.frames / cfg.fps, 1.0)
-    motion = sample_motion(performer.model.expr_names, duration, cfg.performer.seed, cfg.motion)
+    seed = cfg.performer.seed if cfg.motion.seed is None else cfg.motion.seed
+    motion = sample_motion(performer.model.expr_names, cfg.take, seed, cfg.motion)
     return VirtualStage(cfg, performer, dome, stage_camera(cfg.camera, cfg.size), motion)
 
 
@@ -197,7 +223,7 @@ def _worker_init(cfg: SimConfig, threads: int) -> None:
 
 def _worker_capture(k: int) -> OLATFrame:
     assert _WORKER_STAGE is not None
-    return _WORKER_STAGE.capture(k / _WORKER_STAGE.cfg.fps)
+    return _WORKER_STAGE.capture(_WORKER_STAGE.cfg.time_of(k))
 
 
 def _parallel_frames(cfg: SimConfig, workers: int, todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:
@@ -234,7 +260,7 @@ def simulate(out: Path, cfg: SimConfig, overwrite: bool = False,
 
     def render(todo: list[int]) -> Iterator[tuple[int, OLATFrame]]:
         if workers == 1 or len(todo) == 1:
-            return ((k, stage.capture(k / cfg.fps)) for k in todo)
+            return ((k, stage.capture(cfg.time_of(k))) for k in todo)
         return _parallel_frames(cfg, min(workers, len(todo)), todo)
 
     write_olat_resumable(Path(out), render, cfg.frames, stage_manifest(stage), stage.dome,

@@ -8,16 +8,16 @@ and renamed, the JSON last; a checkpoint counts only when its JSON exists.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from nervp.errors import NervpError
+from nervp.fileio import write_tensors_atomic, write_text_atomic
 
 
 class CheckpointError(NervpError):
@@ -63,11 +63,8 @@ def save_checkpoint(path: Path, step: int, modules: dict[str, nn.Module],
         tensors.update(t)
         meta["optimizers"][name] = om
     st, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
-    tmp_st, tmp_js = st.with_name(f".{st.name}.tmp"), js.with_name(f".{js.name}.tmp")
-    save_file(tensors, str(tmp_st))
-    os.replace(tmp_st, st)
-    tmp_js.write_text(json.dumps(meta))
-    os.replace(tmp_js, js)
+    write_tensors_atomic(st, tensors)
+    write_text_atomic(js, json.dumps(meta))
 
 
 def read_tensors(path: Path, error: type[NervpError], fix: str,

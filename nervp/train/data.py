@@ -55,19 +55,23 @@ class TrainingSet:
         return cond_windows(self.cond, frames, in_frames)
 
 
-def cond_windows(cond: Tensor, frames: Tensor, in_frames: int) -> Tensor:
+def cond_windows(cond: Tensor, frames: Tensor, in_frames: int, stride: int = 1) -> Tensor:
     """(B, in_frames * C, H, W) network input: for each frame t the conditioning maps of frames
-    t - in_frames + 1 .. t of `cond` (T, C, H, W), oldest first, repeating frame 0 before the start."""
-    offs = torch.arange(-in_frames + 1, 1, device=frames.device)
+    t - (in_frames - 1) * stride, .., t - stride, t of `cond` (T, C, H, W), oldest first,
+    repeating frame 0 before the start (stride > 1: a high-rate timeline's window spanning the
+    seconds a lower training rate's did)."""
+    offs = torch.arange(-in_frames + 1, 1, device=frames.device) * stride
     idx = (frames[:, None] + offs[None]).clamp_min(0)
     w = cond[idx]  # (B, F, C, H, W)
     return w.reshape(w.shape[0], -1, *w.shape[-2:])
 
 
-def network_input(cond: Tensor, frames: Tensor, in_frames: int, multi_frame: bool = True) -> Tensor:
-    """The translator's input for `frames`: 11-frame windows, or (ablation) the newest frame repeated."""
+def network_input(cond: Tensor, frames: Tensor, in_frames: int, multi_frame: bool = True,
+                  stride: int = 1) -> Tensor:
+    """The translator's input for `frames`: 11-frame windows (entries `stride` frames apart), or
+    (ablation) the newest frame repeated."""
     if multi_frame:
-        return cond_windows(cond, frames, in_frames)
+        return cond_windows(cond, frames, in_frames, stride)
     return cond[frames].repeat(1, in_frames, 1, 1)
 
 

@@ -37,6 +37,10 @@ class LossConfig:
     discriminator) before it starts; 0: from the first step, as in the paper."""
     context: float = 0.1
     """λ2 of the paper."""
+    temporal: float = 0.0
+    """Our addition (docs/HFR.md): L1 between the predicted full-lit change from the previous
+    frame's prediction (no gradient through it) and the true change, so the output moves as much
+    as the truth; one more forward pass per step when on. 0: off."""
     msssim_lights: int = 8
     """MS-SSIM is evaluated on this many randomly chosen OLAT images per sample (all when 0)."""
     vgg_weights: str | None = None
@@ -96,3 +100,12 @@ def light_subset(n_lights: int, k: int, generator: torch.Generator) -> Tensor:
     if k <= 0 or k >= n_lights:
         return torch.arange(n_lights)
     return torch.randperm(n_lights, generator=generator)[:k]
+
+
+def temporal_loss(model, pred: FieldPrediction, x_prev: Tensor, change: Tensor, autocast) -> Tensor:
+    """Mean |(F_t - sg(F_{t-1})) - (G_t - G_{t-1})| of full-lit images (B, 3, H, W), F the
+    prediction (F_{t-1} from `x_prev` without gradient), G the truth's `change` = G_t - G_{t-1}:
+    the frame-to-frame change the network makes against the one the truth makes."""
+    with torch.no_grad(), autocast():
+        prev = model(x_prev).full_lit().float()
+    return ((pred.full_lit().float() - prev) - change).abs().mean()

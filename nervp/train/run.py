@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from nervp.device import resolve_device
 from nervp.errors import ConfigError, NervpError
-from nervp.fileio import write_json_atomic
+from nervp.fileio import write_json_atomic, write_tensors_atomic
 from nervp.lightstage.dome import Dome
 from nervp.model.shape_regressor import ShapeRegressor, train_regressor
 from nervp.model.translator import Translator
@@ -245,13 +244,12 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
                        "(write one with `nervp track DATASET PARAMS`)")
     run_dir.mkdir(parents=True, exist_ok=True)
     tgt = target_conditioning(ds, cfg, run_dir)
-    save_file({"cond": tgt.cond.contiguous(), "beta_bar": tgt.beta_bar.contiguous(),
-               "beta_frames": tgt.beta_frames.contiguous()}, str(run_dir / (COND + ".tmp")))
-    os.replace(run_dir / (COND + ".tmp"), run_dir / COND)
+    write_tensors_atomic(run_dir / COND, {"cond": tgt.cond.contiguous(), "beta_bar": tgt.beta_bar.contiguous(),
+                                          "beta_frames": tgt.beta_frames.contiguous()})
     data = load_training_set(ds, tgt.cond, cfg.val_fraction)
     if cfg.loss.context > 0:
         reg = train_regressor(data.full_lit[data.train_idx], tgt.beta_frames[data.train_idx], steps=200, seed=cfg.seed)
-        save_file(reg.state_dict(), str(run_dir / "regressor.safetensors"))
+        write_tensors_atomic(run_dir / "regressor.safetensors", reg.state_dict())
     info = RunInfo(cfg, wanted["dataset"], data.olat_scale, ds.n_frames, ds.manifest.get("fps", 25.0),
                    ds.manifest["dome"], ds.manifest.get("camera"), ds.height, ds.width, tgt.meta,
                    tuple(data.val_idx.tolist()), dataset_identity(ds))
@@ -349,9 +347,8 @@ def _train(dataset: Path, run_dir: Path, cfg: TrainConfig, dinfo: DistInfo, on_s
     trainer = Trainer(run_dir, cfg, data, tensors["beta_bar"], reg, dinfo)
     last = trainer.fit(on_step=on_step, should_stop=should_stop, time_limit_s=time_limit_s)
     if dinfo.main and trainer.step >= cfg.steps:
-        save_file({k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()},
-                  str(run_dir / ".model.safetensors.tmp"))
-        os.replace(run_dir / ".model.safetensors.tmp", run_dir / "model.safetensors")
+        write_tensors_atomic(run_dir / "model.safetensors",
+                             {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()})
         write_json_atomic(run_dir / "final.json", {"step": trainer.step, **last, "olat_scale": info.olat_scale})
     return last
 

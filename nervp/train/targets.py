@@ -3,17 +3,15 @@ and the same for a source performer at reenactment time (normalised to the targe
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch import Tensor
 
 from nervp.errors import NervpError
-from nervp.fileio import write_json_atomic
+from nervp.fileio import write_json_atomic, write_tensors_atomic
 from nervp.parse.conditioning import MapSettings, conditioning_maps, sample_vertex_colours
 from nervp.parse.fit import fit_track
 from nervp.parse.normalize import param_stats
@@ -125,9 +123,7 @@ def save_target(run_dir: Path, params: FaceParams, stats: NormStats) -> None:
                "K": cam.K.contiguous()}
     if params.colour is not None:
         tensors["colour"] = params.colour.float().contiguous()
-    tmp = run_dir / f".{PARAMS}.safetensors.tmp"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, run_dir / f"{PARAMS}.safetensors")
+    write_tensors_atomic(run_dir / f"{PARAMS}.safetensors", tensors)
     meta = {"width": cam.width, "height": cam.height, "fps": params.fps, "id_names": list(params.id_names),
             "expr_names": list(params.expr_names), "colour_levels": params.colour_levels, "stats": stats.to_json()}
     write_json_atomic(run_dir / f"{PARAMS}.json", meta)

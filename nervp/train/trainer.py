@@ -44,6 +44,7 @@ from nervp.train.losses import (
     light_subset,
     msssim_loss,
     normal_loss,
+    temporal_loss,
 )
 
 
@@ -80,6 +81,9 @@ class Batch:
         normal: (B, 3, H, W) float32 unit world-space normals (0 off the performer).
         albedo: (B, 3, H, W) float32 linear albedo premultiplied by alpha.
         alpha: (B, 1, H, W) float32 coverage in [0, 1].
+        x_prev: (B, F*C, H, W) the input of each sample's previous frame (t - 1, clamped to 0),
+            and change: (B, 3, H, W) float32 the true full-lit change from it to frame t; None
+            unless the temporal loss is on.
     """
 
     x: Tensor
@@ -88,6 +92,8 @@ class Batch:
     normal: Tensor
     albedo: Tensor
     alpha: Tensor
+    x_prev: Tensor | None = None
+    change: Tensor | None = None
 
 
 def batch_frames(seed: int, step: int, pool: Tensor, batch: int) -> Tensor:
@@ -177,9 +183,14 @@ class Trainer:
         n_in = self.cfg.model.in_frames
         frames = frames.to(d.cond.device)
         x = network_input(d.cond, frames, n_in, self.cfg.multi_frame)
+        x_prev = change = None
+        if self.cfg.loss.temporal:
+            prev = (frames - 1).clamp_min(0)
+            x_prev = network_input(d.cond, prev, n_in, self.cfg.multi_frame).to(dev)
+            change = (d.full_lit[frames].float() - d.full_lit[prev].float()).to(dev)
         return Batch(x=x.to(dev), cond=d.cond[frames].to(dev), olat=d.olat[frames].to(dev).float(),
                      normal=d.normal[frames].to(dev).float(), albedo=d.albedo[frames].to(dev).float(),
-                     alpha=d.alpha[frames].to(dev).float())
+                     alpha=d.alpha[frames].to(dev).float(), x_prev=x_prev, change=change)
 
     def losses(self, b: Batch, gen: torch.Generator) -> tuple[Tensor, dict[str, float], tuple[Tensor | None, Tensor | None]]:
         """Translator loss (eq. 5 without the GAN term's discriminator update)."""
@@ -214,6 +225,10 @@ class Trainer:
             v = (self.regressor(full) - self.beta_bar[None]).abs().mean()
             total = total + lc.context * v
             logs["context"] = float(v.detach())
+        if lc.temporal and b.x_prev is not None and b.change is not None:
+            v = temporal_loss(self.model, pred, b.x_prev, b.change, self._autocast)
+            total = total + lc.temporal * v
+            logs["temporal"] = float(v.detach())
         fake = real = None
         if self._gan_on():
             fake, real = disc_fields(pred, b.olat)
