@@ -12,6 +12,8 @@ The public API, one entry function per stage (each stage is a subpackage, docs/C
     relight(field, weights)                  linear relighting by LED weights
     run_relight(source, out, RelightSettings) field -> lit, matted, composited video file
     evaluate_run(run, dataset, lightings)    held-out frames against the ground truth
+    score_predictions(pred, dataset)         any method's relit predictions against the ground truth
+    run_benchmark(out, Suite)                Table 1: nervp and baselines on a suite of performers
     export_page(open_scene(field), out)      field -> a web page relighting it in WebGL (nervp view)
 
 Names are imported on first use, so `import nervp` stays cheap.
@@ -36,6 +38,8 @@ _API = {
     "load_olat": "nervp.store.olat", "OLATFrame": "nervp.store.olat",
     "SIM_PRESETS": "nervp.presets", "TRAIN_PRESETS": "nervp.presets", "DEMO_PRESETS": "nervp.presets",
     "NervpError": "nervp.errors",
+    "score_predictions": "nervp.evaluate.score", "run_benchmark": "nervp.benchmark.run",
+    "Suite": "nervp.benchmark.suite", "SUITES": "nervp.presets",
     "open_scene": "nervp.view.app", "export_page": "nervp.view.export",
 }
 

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
+from nervp.benchmark.suite import Suite
 from nervp.demo import DemoConfig
 from nervp.errors import ConfigError
 from nervp.lightstage.schedule import ScheduleConfig
@@ -77,6 +78,25 @@ DEMO_PRESETS: dict[str, DemoConfig] = {
     "paper": _demo(size=256, target_frames=96, source_frames=64, steps=5000, params="fit"),
 }
 
+SuiteName = Literal["quick", "standard", "paper"]
+
+SUITES: dict[str, Suite] = {
+    # two performers at 64², the tiny network: under 15 minutes on 2 CPU cores (docs/BENCHMARK.md)
+    "quick": Suite(name="quick", version=1, seeds=(0, 1), reference_seed=5, source_seed=6,
+                   sim=replace(SIM_PRESETS["tiny"], frames=16), source_frames=8,
+                   train=replace(TRAIN_PRESETS["tiny"], steps=300, val_fraction=0.25, params="fit",
+                                 ckpt_every=100, image_every=1000)),
+    # GPU-sized: five performers at 256², the default network
+    "standard": Suite(name="standard", version=1, seeds=(0, 1, 2, 3, 4), reference_seed=10, source_seed=11,
+                      sim=replace(SIM_PRESETS["default"], frames=48), source_frames=32,
+                      train=replace(TRAIN_PRESETS["default"], val_fraction=0.25, params="fit")),
+    "paper": Suite(name="paper", version=1, seeds=(0, 1, 2, 3, 4), reference_seed=10, source_seed=11,
+                   sim=SIM_PRESETS["paper"], source_frames=50,
+                   train=replace(TRAIN_PRESETS["paper"], val_fraction=0.2, params="fit"),
+                   lightings=(*(f"ring-{k}" for k in range(8)), "sky", "sunset", "studio")),
+}
+"""`nervp benchmark --suite NAME`: versioned definitions (nervp/benchmark/suite.py)."""
+
 TABLES: dict[str, dict[str, Any]] = {"sim": SIM_PRESETS, "raw": RAW_PRESETS, "train": TRAIN_PRESETS,
                                      "demo": DEMO_PRESETS}
 
@@ -101,5 +121,5 @@ def train_preset(name: str, **overrides: Any) -> TrainConfig:
     return preset(TRAIN_PRESETS, name, **overrides)
 
 
-__all__ = ["DEMO_PRESETS", "PresetName", "RAW_PRESETS", "SIM_PRESETS", "TABLES", "TRAIN_PRESETS", "preset",
+__all__ = ["DEMO_PRESETS", "PresetName", "RAW_PRESETS", "SIM_PRESETS", "SUITES", "SuiteName", "TABLES", "TRAIN_PRESETS", "preset",
            "sim_preset", "train_preset"]

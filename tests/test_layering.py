@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"train"},
     {"reenact"},
     {"evaluate", "live"},
-    {"demo"},
+    {"demo", "benchmark"},
     {"presets"},
     {"cli"},
 ]

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import tyro
 
+from nervp.cli.bench import Benchmark, Score
 from nervp.cli.data import Capture, Ingest, Inspect, Simulate
 from nervp.cli.demo import Demo
 from nervp.cli.live import Live
@@ -30,7 +31,7 @@ from nervp.errors import Interrupted, NervpError, clear_stop, request_stop
 COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
-    "view": View, "ingest": Ingest, "live": Live,
+    "view": View, "ingest": Ingest, "live": Live, "score": Score, "benchmark": Benchmark,
 }
 
 
@@ -61,7 +62,7 @@ def command_type(argv: list[str]) -> Any:
     return union
 
 
-RESUMABLE = ("simulate", "capture", "train", "reenact", "ingest")
+RESUMABLE = ("simulate", "capture", "train", "reenact", "ingest", "benchmark")
 """Commands that keep their work when stopped: the same command again goes on from it."""
 
 

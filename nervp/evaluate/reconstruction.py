@@ -71,6 +71,20 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
+def frame_rows(pred: np.ndarray, truth: np.ndarray) -> list[dict[str, float]]:
+    """`image_metrics` of each frame of linear (T, H, W, 3) relit predictions against the truth."""
+    return [image_metrics(pred[i], truth[i]) for i in range(len(truth))]
+
+
+def relit_summary(ring_rows: list[dict[str, float]], env_rows: dict[str, list[dict[str, float]]]) -> dict:
+    """The relit part of the report, shared by `nervp evaluate` and `nervp score`: the mean over
+    the ring's images (frame-major), the mean per lighting, and the mean over all of them
+    (ring rows first, then each lighting's rows in order)."""
+    every = ring_rows + [r for rows in env_rows.values() for r in rows]
+    return {"ring_8_lights": _mean(ring_rows), "environments": {k: _mean(v) for k, v in env_rows.items()},
+            "overall": _mean(every)}
+
+
 @dataclass(frozen=True)
 class Reconstruction:
     """Metrics (see the module docstring) and the arrays a picture is made of."""
@@ -94,17 +108,14 @@ def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting]
     per_olat = olat_psnr(P, G)
     ring = ring_leds(dome)
     ring_rows = [image_metrics(P[i, l], G[i, l]) for i in range(len(frames)) for l in ring]
-    env_rows: dict[str, dict] = {}
-    env_all: list[dict[str, float]] = []
+    env_rows: dict[str, list[dict[str, float]]] = {}
     pf = ReflectanceField(torch.from_numpy(P))
     gf = ReflectanceField(torch.from_numpy(G))
     first = None
     for name, light in lightings.items():
         w = weights_for(light, dome)
         rp, rg = relight(pf, w).numpy(), relight(gf, w).numpy()
-        rows = [image_metrics(rp[i], rg[i]) for i in range(len(frames))]
-        env_rows[name] = _mean(rows)
-        env_all += rows
+        env_rows[name] = frame_rows(rp, rg)
         if first is None:
             first = (rp, rg)
     normal_err = []
@@ -115,11 +126,8 @@ def evaluate_run(run: FinishedRun, dataset: Path, lightings: dict[str, Lighting]
         cos = np.clip((n_true * n_pred).sum(-1) / np.maximum(np.linalg.norm(n_pred, axis=-1), 1e-6), -1, 1)
         normal_err.append(np.degrees(np.arccos(cos[a])).mean())
     stability = temporal_change_ratio(*first) if len(frames) > 1 and first is not None else None
-    all_rows = ring_rows + env_all
     metrics = {
-        "frames": frames, "lights_ring": ring,
-        "ring_8_lights": _mean(ring_rows), "environments": env_rows,
-        "overall": _mean(all_rows),
+        "frames": frames, "lights_ring": ring, **relit_summary(ring_rows, env_rows),
         "per_olat_psnr_db": float(np.mean(per_olat)),
         "normal_angular_error_deg": float(np.mean(normal_err)),
         "temporal_change_ratio": stability,

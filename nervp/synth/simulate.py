@@ -164,7 +164,15 @@ class VirtualStage:
     def capture(self, t: float, lights: np.ndarray | None = None) -> OLATFrame:
         """The OLAT set (all LEDs, or the `lights` subset) at instant `t`, with ground truth."""
         theta, phi = self.params(np.array([t]))
-        th, ph = torch.from_numpy(theta[0]), torch.from_numpy(phi[0])
+        return self.capture_posed(theta[0], phi[0], t, lights)
+
+    def capture_posed(self, theta: np.ndarray, phi: np.ndarray, t: float = 0.0,
+                      lights: np.ndarray | None = None) -> OLATFrame:
+        """The OLAT set of the performer posed by head pose `theta` (6,) and expression `phi`
+        (E,) on its own identity, whatever its motion says (e.g. another performer's retargeted
+        parameters: the ground truth of a reenactment); `t` is only recorded."""
+        theta, phi = np.asarray(theta, np.float32), np.asarray(phi, np.float32)
+        th, ph = torch.from_numpy(theta), torch.from_numpy(phi)
         mesh = self.performer.posed(th, ph)
         idx = slice(None) if lights is None else torch.as_tensor(lights)
         imgs, gb = render_lights(mesh, self.camera, self.light_pos[idx], self.light_rgb[idx], self.cfg.quality)
@@ -178,7 +186,7 @@ class VirtualStage:
         olat = imgs.numpy()
         return OLATFrame(olat=olat, full_lit=olat.sum(0), alpha=a.numpy(),
                          normal=normal.reshape(H, W, 3).numpy(), albedo=albedo.reshape(H, W, 3).numpy(),
-                         theta=theta[0], phi=phi[0], landmarks=lm.numpy(), time=float(t))
+                         theta=theta, phi=phi, landmarks=lm.numpy(), time=float(t))
 
 
 def make_stage(cfg: SimConfig) -> VirtualStage:

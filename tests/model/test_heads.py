@@ -33,6 +33,7 @@ CASES = {
     "olat": [(TranslatorConfig(n_lights=L), ())],
     "lowrank": [(TranslatorConfig(head="lowrank", rank=K, n_lights=L, basis=b), (_coeffs(b == "nmf"),))
                 for b in ("pca", "nmf")],
+    "fulllit": [(TranslatorConfig(head="fulllit", n_lights=L), ())],
 }
 
 
@@ -43,7 +44,7 @@ def _cases():
 def test_the_table_names_every_head_once():
     assert set(CASES) == set(HEADS) == set(get_args(HeadName))
     assert all(issubclass(h, ReflectanceHead) for h in HEADS.values())
-    with pytest.raises(ConfigError, match="choose one of olat, lowrank"):
+    with pytest.raises(ConfigError, match="choose one of olat, lowrank, fulllit"):
         make_head(TranslatorConfig(head="nope"))  # type: ignore[arg-type]
 
 

@@ -10,18 +10,20 @@ from typing import TYPE_CHECKING, Literal
 
 from nervp.errors import ConfigError
 from nervp.model.heads.base import Params, ReflectanceHead
+from nervp.model.heads.fulllit import FullLitHead
 from nervp.model.heads.lowrank import LowRankHead, basis_coordinates, nmf_coeffs, pca_coeffs
 from nervp.model.heads.olat import OLATHead
 
 if TYPE_CHECKING:
     from nervp.model.config import TranslatorConfig
 
-HeadName = Literal["olat", "lowrank"]
+HeadName = Literal["olat", "lowrank", "fulllit"]
 """Names of the heads in `HEADS` (the choices of `TranslatorConfig.head` and `--head`)."""
 
 HEADS: dict[str, type[ReflectanceHead]] = {
     "olat": OLATHead,
     "lowrank": LowRankHead,
+    "fulllit": FullLitHead,
 }
 """Every reflectance head by its `TranslatorConfig.head` name."""
 
@@ -33,5 +35,5 @@ def make_head(cfg: TranslatorConfig) -> ReflectanceHead:
     return HEADS[cfg.head](cfg)
 
 
-__all__ = ["HEADS", "HeadName", "LowRankHead", "OLATHead", "Params", "ReflectanceHead", "basis_coordinates",
+__all__ = ["FullLitHead", "HEADS", "HeadName", "LowRankHead", "OLATHead", "Params", "ReflectanceHead", "basis_coordinates",
            "make_head", "nmf_coeffs", "pca_coeffs"]
