@@ -15,6 +15,7 @@ The public API, one entry function per stage (each stage is a subpackage, docs/C
     score_predictions(pred, dataset)         any method's relit predictions against the ground truth
     run_benchmark(out, Suite)                Table 1: nervp and baselines on a suite of performers
     export_page(open_scene(field), out)      field -> a web page relighting it in WebGL (nervp view)
+    estimate_light(load_plate(photo))        a photo's / video's lighting as LED weights (LightEstimate)
 
 Names are imported on first use, so `import nervp` stays cheap.
 """
@@ -41,6 +42,8 @@ _API = {
     "score_predictions": "nervp.evaluate.score", "run_benchmark": "nervp.benchmark.run",
     "Suite": "nervp.benchmark.suite", "SUITES": "nervp.presets",
     "open_scene": "nervp.view.app", "export_page": "nervp.view.export",
+    "estimate_light": "nervp.estimate.core", "EstimateConfig": "nervp.estimate.core",
+    "LightEstimate": "nervp.estimate.core", "load_plate": "nervp.estimate.photo",
 }
 
 __all__ = sorted(_API)

@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"viz", "synth"},
     {"capture", "parse", "relight"},
-    {"composite", "model", "view"},
+    {"composite", "model", "view", "estimate"},
     {"train"},
     {"reenact"},
     {"evaluate", "live"},

@@ -20,6 +20,7 @@ import tyro
 from nervp.cli.bench import Benchmark, Score
 from nervp.cli.data import Capture, Ingest, Inspect, Simulate
 from nervp.cli.demo import Demo
+from nervp.cli.estimate import EstimateLight
 from nervp.cli.live import Live
 from nervp.cli.parse import Condition, Track
 from nervp.cli.relight import Relight
@@ -32,6 +33,7 @@ COMMANDS: dict[str, type] = {
     "simulate": Simulate, "inspect": Inspect, "demo": Demo, "capture": Capture, "train": Train,
     "reenact": Reenact, "evaluate": Evaluate, "track": Track, "condition": Condition, "relight": Relight,
     "view": View, "ingest": Ingest, "live": Live, "score": Score, "benchmark": Benchmark,
+    "estimate-light": EstimateLight,
 }
 
 

@@ -22,6 +22,10 @@ class Relight:
     out: tyro.conf.Positional[Annotated[Path, tyro.conf.arg(metavar="OUT")]]
     """OUT.mp4 (H.264), OUT.png (PNG sequence) or OUT.exr (linear half-float EXR sequence with alpha)."""
     settings: Annotated[RelightSettings, tyro.conf.arg(name="")] = field(default_factory=RelightSettings)
+    light_from: Annotated[Path | None, tyro.conf.arg(metavar="PHOTO_OR_VIDEO")] = None
+    """Light like this photo (PNG, JPEG, EXR) or video plate (per frame, smoothed): the lighting
+    is estimated (`nervp estimate-light`, shipped estimator) and replaces --light; --background env
+    then shows the estimated environment."""
 
     def run(self) -> None:
         from nervp.composite.output import output_spec
@@ -29,7 +33,24 @@ class Relight:
         from nervp.store.outputs import claim, existing_files
 
         s = self.settings
-        inputs = [self.source, *existing_files([s.light, s.background])]
+        inputs = [self.source, *existing_files([s.light, s.background, self.light_from])]
         spec = output_spec(self.out, s.overwrite, s.strip, inputs)
         with claim(spec.outputs(s.strip), s.overwrite, inputs, "relight"):
-            run_relight(self.source, self.out, s)
+            given = None if self.light_from is None else estimated_lighting(self.source, self.light_from)
+            run_relight(self.source, self.out, s, given)
+
+
+def estimated_lighting(source: Path, plate_path: Path):
+    """The FrameLighting of a photo or video plate on `source`'s dome (see `--light-from`)."""
+    from nervp.composite.pipeline import FrameLighting
+    from nervp.estimate.core import EstimateConfig, estimate_light
+    from nervp.estimate.photo import load_plate
+    from nervp.estimate.preview import env_image
+    from nervp.relight.envmap import EnvMap
+    from nervp.store.field import open_source
+
+    src = open_source(source)
+    plate = load_plate(plate_path)
+    est = estimate_light(plate, EstimateConfig(gain=src.gain), src.dome)
+    env = EnvMap(env_image(est.sh.mean(0)), name=plate_path.stem)
+    return FrameLighting(est.weights, env, f"from {plate_path.name}")

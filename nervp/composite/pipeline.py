@@ -34,6 +34,7 @@ from nervp.errors import ConfigError, NervpError
 from nervp.relight.core import relight
 from nervp.relight.envmap import EnvMap, LightingError
 from nervp.relight.lighting import (
+    LEDWeights,
     Lighting,
     background_env,
     lighting_names,
@@ -162,12 +163,37 @@ class _Plan:
     device: torch.device
     calibration: np.ndarray
     bg_env: EnvMap | None
+    frame_weights: np.ndarray | None = None
 
 
-def _plan(source: Path, s: RelightSettings) -> _Plan:
+@dataclass(frozen=True)
+class FrameLighting:
+    """Lighting given per output frame (an estimate from a photo or video plate).
+
+    Attributes:
+        weights: (T, L, 3) float32 linear LED weights on the source's dome; output frame i uses
+            row min(i, T - 1).
+        env: what the lighting looks like (the background `--background env` shows), or None.
+        name: label.
+    """
+
+    weights: np.ndarray
+    env: EnvMap | None
+    name: str
+
+
+def _plan(source: Path, s: RelightSettings, given: FrameLighting | None = None) -> _Plan:
     s.validate()
     src = open_source(source)
-    lighting = parse_lighting(s.light)
+    if given is not None:
+        if s.spin or s.rotate or s.tilt:
+            raise ConfigError("--spin, --rotate and --tilt cannot turn an estimated lighting (LED weights)")
+        w = np.asarray(given.weights, np.float32)
+        if w.ndim != 3 or w.shape[1:] != (src.dome.n_lights, 3):
+            raise LightingError(f"{given.name}: per-frame weights must be (T, {src.dome.n_lights}, 3), got {w.shape}")
+        lighting: Lighting = given.env if given.env is not None else LEDWeights(w[0], given.name)
+    else:
+        lighting = parse_lighting(s.light)
     lighting = rotate_lighting(rotate_lighting(lighting, s.tilt, (1.0, 0.0, 0.0)), s.rotate)
     n_out = s.frames or src.n_frames
     angles = (np.arange(n_out) * (360.0 * s.turns / n_out)) if s.spin else np.zeros(n_out)
@@ -187,7 +213,8 @@ def _plan(source: Path, s: RelightSettings) -> _Plan:
     else:
         bg_env = background_env(lighting)
     return _Plan(src, lighting, angles, frame_schedule(src.n_frames, n_out, s.hold), bg,
-                 resolve_matte(s.matte, src), resolve_device(s.device), led_calibration(src.dome, src.gain), bg_env)
+                 resolve_matte(s.matte, src), resolve_device(s.device), led_calibration(src.dome, src.gain), bg_env,
+                 None if given is None else np.asarray(given.weights, np.float32))
 
 
 def _weights(plan: _Plan, spread: Spread, angles: np.ndarray) -> np.ndarray:
@@ -227,7 +254,12 @@ def render_frames(plan: _Plan, s: RelightSettings, on_frame=None) -> Iterator[Ou
             field = cached[1]
             imgs = field.images[torch.as_tensor(inv, device=plan.device)]
             fb = ReflectanceField(imgs, field.coeffs)
-            lin = relight(fb, _weights(plan, s.spread, plan.angles[b0:b0 + s.batch])).cpu()
+            if plan.frame_weights is not None:
+                fw = plan.frame_weights
+                wb = fw[np.minimum(np.arange(b0, b0 + len(idx)), len(fw) - 1)]
+            else:
+                wb = _weights(plan, s.spread, plan.angles[b0:b0 + s.batch])
+            lin = relight(fb, wb).cpu()
             rim = relight(fb, rim_w).cpu() if rim_w is not None else None
             alpha_ds = field.alpha[torch.as_tensor(inv, device=plan.device)].cpu() if field.alpha is not None else None
             if exposure is None:
@@ -274,14 +306,16 @@ def _background(plan: _Plan, i: int, H: int, W: int, exposure: float, video,
     return colour.expand(H, W, 3) / exposure, None
 
 
-def run_relight(source: Path, out: Path, s: RelightSettings = RelightSettings()) -> Path:
+def run_relight(source: Path, out: Path, s: RelightSettings = RelightSettings(),
+                given: FrameLighting | None = None) -> Path:
     """Relight the OLAT dataset or low-rank field `source` into `out` (OUT.mp4, OUT.png or
-    OUT.exr); returns the output path. Raises NervpError for anything the user can fix."""
+    OUT.exr) under `s.light`, or under `given` per-frame weights; returns the output path.
+    Raises NervpError for anything the user can fix."""
     from nervp.progress import console, progress_bar
 
     s.validate()
     spec: OutputSpec = output_spec(Path(out), s.overwrite, s.strip, [Path(source)])
-    plan = _plan(Path(source), s)
+    plan = _plan(Path(source), s, given)
     if spec.kind != "mp4":  # 8-bit PNG, or half-float RGBA EXR
         per_px = 3 if spec.kind == "png" else 8
         check_free_space(spec.path, len(plan.frames) * plan.src.height * plan.src.width * per_px * PNG_RATIO,
@@ -307,7 +341,7 @@ def run_relight(source: Path, out: Path, s: RelightSettings = RelightSettings())
         from nervp.viz.images import save_png
 
         try:
-            save_png(spec.strip_path, contact_strip(strip, _label(s)))
+            save_png(spec.strip_path, contact_strip(strip, given.name if given is not None else _label(s)))
         except OSError:  # a full disk: a clip without its strip is not a finished output
             if not existed:
                 for p in ([spec.path] if spec.kind == "mp4" else [spec.frame_path(i) for i in range(written)]):
