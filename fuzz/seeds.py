@@ -94,3 +94,92 @@ def video(root: Path) -> Path:
     frames = [np.full((16, 16, 3), 40 * t, dtype=np.uint8) for t in range(3)]
     write_mp4(root / "clip.mp4", frames, fps=10.0, crf=30)
     return root / "clip.mp4"
+
+
+def _small_dome():
+    from nervp.lightstage.dome import DomeConfig, build_dome
+
+    return build_dome(DomeConfig(n_lights=12))
+
+
+def dome_json(root: Path) -> list[Path]:
+    """A 12-LED dome file as JSON: with rgb and solid angles, and positions only."""
+    from nervp.lightstage.dome import dome_file_json
+
+    d = dome_file_json(_small_dome())
+    full = {k: np.round(np.asarray(v), 5).tolist() for k, v in d.items()}
+    (root / "dome.json").write_text(json.dumps(full))
+    (root / "positions.json").write_text(json.dumps({"positions": full["positions"]}))
+    return [root / "dome.json", root / "positions.json"]
+
+
+def dome_csv(root: Path) -> list[Path]:
+    """The same dome as CSV: x,y,z,r,g,b,solid_angle, and x,y,z."""
+    dome = _small_dome()
+    rows = np.concatenate([dome.position, dome.intensity, dome.solid_angle[:, None]], 1).round(5)
+    (root / "dome.csv").write_text("x,y,z,r,g,b,solid_angle\n" + "\n".join(",".join(map(str, r)) for r in rows))
+    (root / "xyz.csv").write_text("# positions only\nx,y,z\n" + "\n".join(",".join(map(str, r[:3])) for r in rows))
+    return [root / "dome.csv", root / "xyz.csv"]
+
+
+SCHEDULE_LEDS = 12
+"""The dome size the schedule targets read against."""
+
+
+def _slots() -> list[int]:
+    return [-1 if k % 6 == 0 else (k - k // 6 - 1) % SCHEDULE_LEDS for k in range(20)]
+
+
+def schedule_json(root: Path) -> list[Path]:
+    """A 20-slot schedule (a tracking frame every 6th slot) as JSON: with times and gains, and with fps."""
+    leds = _slots()
+    (root / "sched.json").write_text(json.dumps(
+        {"led": leds, "time": [k / 1000 for k in range(20)], "gain": [1.0] * 20}))
+    (root / "fps.json").write_text(json.dumps({"led": ["tracking" if v < 0 else v for v in leds], "fps": 1000}))
+    return [root / "sched.json", root / "fps.json"]
+
+
+def schedule_csv(root: Path) -> list[Path]:
+    """The same schedule as CSV: led,time,gain, and led alone (read with fps given)."""
+    leds = _slots()
+    (root / "sched.csv").write_text("led,time,gain\n" + "\n".join(f"{v},{k / 1000},1.0" for k, v in enumerate(leds)))
+    (root / "leds.csv").write_text("# the controller's order\nled\n" + "\n".join(
+        "tracking" if v < 0 else str(v) for v in leds))
+    return [root / "sched.csv", root / "leds.csv"]
+
+
+TIMESTAMP_NAMES = [f"f{k:03d}.png" for k in range(8)]
+"""The frame names the timestamps target matches against."""
+
+
+def timestamps(root: Path) -> list[Path]:
+    """Camera timestamps for 8 frames: file,time and time-only CSVs."""
+    (root / "named.csv").write_text("file,time\n" + "\n".join(f"{n},{k * 0.001:.6f}" for k, n in
+                                                               enumerate(TIMESTAMP_NAMES)))
+    (root / "times.csv").write_text("time\n" + "\n".join(f"{k * 0.001:.6f}" for k in range(8)))
+    return [root / "named.csv", root / "times.csv"]
+
+
+def _face_like() -> np.ndarray:
+    """(96, 96, 3) uint8: a lit oval on a coloured background (no real face: the loader is what
+    is fuzzed, not the tracker)."""
+    y, x = np.mgrid[0:96, 0:96].astype(np.float32)
+    oval = (((x - 48) / 26) ** 2 + ((y - 50) / 34) ** 2) < 1
+    img = np.empty((96, 96, 3), np.float32)
+    img[:] = (40, 70, 110)
+    img[oval] = np.stack([200 - x[oval], 150 - 0.5 * y[oval], 120 + 0 * x[oval]], -1)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def photo_png(root: Path) -> Path:
+    import cv2
+
+    cv2.imwrite(str(root / "photo.png"), _face_like()[..., ::-1])
+    return root / "photo.png"
+
+
+def photo_jpeg(root: Path) -> Path:
+    import cv2
+
+    cv2.imwrite(str(root / "photo.jpg"), _face_like()[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return root / "photo.jpg"

@@ -107,6 +107,31 @@ def _video(path: Path) -> None:
     read_video(path)
 
 
+def _dome(path: Path) -> None:
+    from nervp.lightstage.dome import load_dome_file
+
+    load_dome_file(path)
+
+
+def _schedule(path: Path) -> None:
+    from nervp.capture.sync import read_schedule
+
+    # odd sizes read without a given fps (times or the file's own fps must say), even ones with it
+    read_schedule(path, seeds.SCHEDULE_LEDS, fps=None if path.stat().st_size % 2 else 1000.0)
+
+
+def _timestamps(path: Path) -> None:
+    from nervp.capture.sync import read_timestamps
+
+    read_timestamps(path, seeds.TIMESTAMP_NAMES, len(seeds.TIMESTAMP_NAMES))
+
+
+def _photo(path: Path) -> None:
+    from nervp.estimate.photo import load_plate
+
+    load_plate(path)
+
+
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("manifest", _in_dataset("manifest.json"), _manifest, json=True),
     Target("zarr_array", _in_dataset("images/zarr.json"), lambda p: _read_dataset(p.parents[1]), json=True),
@@ -117,4 +142,11 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("weights_json", _several(seeds.weights_json), _lighting, json=True),
     Target("weights_npy", _several(seeds.weights_npy), _lighting),
     Target("video", _single(seeds.video), _video),
+    Target("dome_json", _several(seeds.dome_json), _dome, json=True),
+    Target("dome_csv", _several(seeds.dome_csv), _dome),
+    Target("schedule_json", _several(seeds.schedule_json), _schedule, json=True),
+    Target("schedule_csv", _several(seeds.schedule_csv), _schedule),
+    Target("timestamps", _several(seeds.timestamps), _timestamps),
+    Target("photo_png", _single(seeds.photo_png), _photo),
+    Target("photo_jpeg", _single(seeds.photo_jpeg), _photo),
 ]}

@@ -115,3 +115,33 @@ def test_the_check_sees_an_upward_import(tmp_path):
     src.write_text("def f():\n    from nervp.cli import main\n    from ..train import run\n")
     got = [t for _, t in _imports(src, "nervp.store.mod", top_level_only=False)]
     assert got == ["nervp.cli", "nervp.train"]
+
+
+MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 80
+
+
+def _long_units(src: str, name: str) -> list[str]:
+    tree = ast.parse(src)
+    out = []
+    n_lines = len(src.splitlines())
+    if n_lines > MAX_MODULE_LINES:
+        out.append(f"{name}: {n_lines} lines (at most {MAX_MODULE_LINES}; split it by what it does)")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            n = node.end_lineno - node.lineno + 1
+            if n > MAX_FUNCTION_LINES:
+                out.append(f"{name}:{node.lineno} {node.name}: {n} lines (at most {MAX_FUNCTION_LINES})")
+    return out
+
+
+def test_modules_and_functions_stay_small():
+    """CONTRIBUTING.md's size limits: no module over 450 lines, no function over 80."""
+    bad = [msg for p in sorted(ROOT.rglob("*.py")) for msg in _long_units(p.read_text(), str(p.relative_to(ROOT)))]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_size_check_sees_a_long_function():
+    body = "def f():\n" + "    x = 1\n" * 80
+    assert _long_units(body, "m.py") == ["m.py:1 f: 81 lines (at most 80)"]
+    assert _long_units("x = 1\n" * 451, "m.py")[0].startswith("m.py: 451 lines")

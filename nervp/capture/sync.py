@@ -75,9 +75,21 @@ def _led(value: str, path: Path, row: int) -> int:
     if v in ("t", "tracking", "all", "-1"):
         return TRACKING
     try:
-        return int(v)
+        led = int(v)
     except ValueError:
         raise ConfigError(f"{path}: row {row}: led {value!r} is neither an LED index nor 'tracking'") from None
+    if not -1 <= led < 2**31:
+        raise ConfigError(f"{path}: row {row}: led {value[:20]!r} is not an LED index (0, 1, 2, ...)")
+    return led
+
+
+def _numbers(values: object, dtype: type, what: str, path: Path) -> np.ndarray:
+    """`values` as an array of `dtype`; ConfigError naming the file when they are not numbers."""
+    try:
+        with np.errstate(over="ignore"):
+            return np.asarray(values, dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"schedule {path}: {what} must be numbers, one per slot") from None
 
 
 def read_schedule(path: Path | str, n_lights: int, fps: float | None = None) -> SlotSchedule:
@@ -97,6 +109,11 @@ def read_schedule(path: Path | str, n_lights: int, fps: float | None = None) -> 
             raise ConfigError(f"schedule {path}: not valid JSON ({e.msg}, line {e.lineno})") from None
         if not isinstance(d, dict) or "led" not in d:
             raise ConfigError(f'schedule {path}: expected an object with "led" (and optional "time", "gain", "fps")')
+        for key in ("led", "time", "gain"):
+            if key in d and d[key] is not None and not isinstance(d[key], list):
+                raise ConfigError(f'schedule {path}: "{key}" must be a list, one entry per slot')
+        if "fps" in d and not (isinstance(d["fps"], (int, float)) and not isinstance(d["fps"], bool)):
+            raise ConfigError(f'schedule {path}: "fps" must be a number, got {d["fps"]!r:.40}')
         leds = [_led(str(v), path, k) for k, v in enumerate(d["led"])]
         time, gain, fps = d.get("time"), d.get("gain"), d.get("fps", fps)
     else:
@@ -125,19 +142,22 @@ def read_schedule(path: Path | str, n_lights: int, fps: float | None = None) -> 
     if bad.size:
         raise ConfigError(f"schedule {path}: slot {bad[0]} lights LED {pattern[bad[0]]} but the dome has LEDs "
                           f"0..{n_lights - 1} (give the stage's --dome)")
-    t = None if time is None else np.asarray(time, np.float64)
+    t = None if time is None else _numbers(time, np.float64, "times", path)
     if t is not None and (t.shape != (n,) or not np.isfinite(t).all() or (np.diff(t) <= 0).any()):
         raise ConfigError(f"schedule {path}: times must be {n} finite, increasing seconds")
     if fps is None:
         if t is None or n < 2:
             raise ConfigError(f"schedule {path}: gives no times and no fps: pass --fps")
         fps = 1.0 / float(np.median(np.diff(t)))
-    fps = float(fps)
+    try:
+        fps = float(fps)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"schedule {path}: fps must be a number, got {fps!r:.40}") from None
     if not (math.isfinite(fps) and fps > 0):
         raise ConfigError(f"schedule {path}: fps must be positive, got {fps}")
     if t is None:
         t = np.arange(n) / fps
-    g = np.ones(n, np.float32) if gain is None else np.asarray(gain, np.float32)
+    g = np.ones(n, np.float32) if gain is None else _numbers(gain, np.float32, "gains", path)
     if g.shape != (n,) or not (np.isfinite(g) & (g > 0)).all():
         raise ConfigError(f"schedule {path}: gains must be {n} finite positive numbers")
     return SlotSchedule(pattern.astype(np.int16), t, g, fps, str(path))

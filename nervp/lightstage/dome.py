@@ -157,7 +157,7 @@ def dome_from_arrays(positions: object, rgb: object = None, solid_angles: object
     (L,); ConfigError starting with `where` for anything a dome cannot be."""
     try:
         p = np.asarray(positions, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where}: positions must be numbers, L rows of [x, y, z] metres") from None
     if p.ndim != 2 or p.shape[1] != 3:
         raise ConfigError(f"{where}: positions have shape {p.shape}, expected (L, 3): one [x, y, z] per LED")
@@ -202,7 +202,7 @@ def dome_from_arrays(positions: object, rgb: object = None, solid_angles: object
 def _column(value: object, shape: tuple[int, ...], name: str, where: str) -> np.ndarray:
     try:
         a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where}: {name} must be numbers") from None
     if a.shape != shape:
         raise ConfigError(f"{where}: {name} has shape {a.shape}, expected {shape} (one per LED)")

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -146,8 +147,21 @@ def atomic_dataset(path: Path, manifest: dict[str, Any], overwrite: bool = False
             yield group
             _finish(tmp, path, manifest)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_settled(tmp)
             raise
+
+
+def remove_settled(tmp: Path, tries: int = 20, wait_s: float = 0.05) -> None:
+    """Remove the directory `tmp` of a failed write, again until it stays gone.
+
+    When one chunk write fails (a full disk), zarr's other writes of the same call are still in
+    flight on its I/O loop and recreate their parent directories after a first removal; they end
+    within milliseconds, so the tree is removed until it has stayed absent for `wait_s`."""
+    for _ in range(tries):
+        shutil.rmtree(tmp, ignore_errors=True)
+        time.sleep(wait_s)
+        if not tmp.exists():
+            return
 
 
 def read_json(path: Path, error: type[NervpError], fix: str, expect: type = dict) -> Any:

@@ -148,3 +148,69 @@ def test_video_with_undecodable_metadata(tmp_path):
     path.write_bytes(data.replace(b"VideoHandler\x00", b"VideoHandl\xeb\xe1\x12\x00"))  # not UTF-8
     with pytest.raises(NervpError, match="clip.mp4"):
         read_video(path)
+
+
+# --- dome files and capture schedules (fuzz targets dome_json, schedule_json) ---
+
+HUGE = "1" + "0" * 400  # a JSON integer beyond float64
+
+
+def _dome_doc() -> dict:
+    from nervp.lightstage.dome import DomeConfig, build_dome, dome_file_json
+
+    return dome_file_json(build_dome(DomeConfig(n_lights=12)))
+
+
+@pytest.mark.parametrize("where", ["positions", "rgb"])
+def test_dome_file_with_a_number_beyond_float64(tmp_path, where):
+    from nervp.lightstage.dome import load_dome_file
+
+    text = json.dumps(_dome_doc())
+    load_dome_file(_write(tmp_path / "ok.json", text))  # the unedited file reads
+    doc = _dome_doc()
+    doc[where][3][1] = "HUGE"
+    path = _write(tmp_path / "dome.json", json.dumps(doc).replace('"HUGE"', HUGE))
+    with pytest.raises(NervpError, match=rf"dome file .*dome.json: {where} must be numbers"):
+        load_dome_file(path)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+SLOTS = [-1, 0, 1, 2, 3, 4, -1, 5, 6, 7, 8, 9]
+
+
+@pytest.mark.parametrize("doc,match", [
+    ({"led": float("nan")}, r'"led" must be a list'),
+    ({"led": "0123"}, r'"led" must be a list'),
+    ({"led": SLOTS, "time": {"t": 0}}, r'"time" must be a list'),
+    ({"led": SLOTS, "fps": [1000]}, r'"fps" must be a number'),
+    ({"led": SLOTS, "fps": "x"}, r'"fps" must be a number'),
+    ({"led": SLOTS, "fps": True}, r'"fps" must be a number'),
+    ({"led": SLOTS, "fps": 1000, "time": [k / 1000 if k != 5 else {"v": 1} for k in range(12)]},
+     r"times must be numbers"),
+    ({"led": SLOTS, "fps": 1000, "time": [k / 1000 if k != 5 else [0.005] for k in range(12)]},
+     r"times must be numbers"),
+    ({"led": SLOTS, "fps": 1000, "gain": [1.0] * 3 + [{"v": 1.0}] + [1.0] * 8}, r"gains must be numbers"),
+    ({"led": SLOTS, "fps": 1000, "gain": "\u0000"}, r'"gain" must be a list'),
+], ids=["led-nan", "led-a-string", "time-an-object", "fps-a-list", "fps-a-string", "fps-a-bool",
+        "time-holds-an-object", "time-holds-a-list", "gain-holds-an-object", "gain-a-string"])
+def test_schedule_json_of_the_wrong_types(tmp_path, doc, match):
+    from nervp.capture.sync import read_schedule
+
+    assert read_schedule(_write(tmp_path / "ok.json", json.dumps({"led": SLOTS, "fps": 1000})), 12).fps == 1000
+    path = _write(tmp_path / "sched.json", json.dumps(doc))
+    with pytest.raises(NervpError, match=r"sched\.json.*" + match):
+        read_schedule(path, 12)
+
+
+@pytest.mark.parametrize("field", ["led", "fps"])
+def test_schedule_json_with_a_number_beyond_float64(tmp_path, field):
+    from nervp.capture.sync import read_schedule
+
+    doc = {"led": [*SLOTS[:5], "HUGE", *SLOTS[6:]], "fps": 1000} if field == "led" else {"led": SLOTS, "fps": "HUGE"}
+    path = _write(tmp_path / "sched.json", json.dumps(doc).replace('"HUGE"', HUGE))
+    with pytest.raises(NervpError, match=r"sched\.json.*(not an LED index|fps must be a number)"):
+        read_schedule(path, 12)
