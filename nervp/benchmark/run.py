@@ -262,8 +262,39 @@ def _run_unit(ctx: dict, method: str, log: Log) -> None:
     check_stop()
 
 
-def run_benchmark(out: Path, suite: Suite, device: str = "cpu", log: Log = print) -> dict:
-    """Run (or resume) `suite` into `out`; returns the results (also OUT/results.json)."""
+def run_performer(out: Path, suite: Suite, seed: int, device: str, threads: int | None = None,
+                  log: Log = print) -> list[str]:
+    """Every method's unit of work for target performer `seed` (its dataset simulated first);
+    the log lines, also passed to `log`. `threads`: torch intra-op threads (None: as set). A
+    pure function of its arguments and the shared datasets, so it can run in any process."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    lines: list[str] = []
+
+    def say(msg: str) -> None:
+        lines.append(msg)
+        log(msg)
+
+    data = out / "data"
+    say(f"performer {seed}: simulating")
+    ctx = {"suite": suite, "seed": seed, "device": device, "specs": _specs(suite),
+           "target": _dataset(data / f"target_{seed}.olat", suite, seed, suite.sim.frames),
+           "reference": data / f"reference_{suite.reference_seed}.olat",
+           "source": data / f"source_{suite.source_seed}.olat", "cross": data / f"cross_{seed}.olat",
+           "units": out / "units" / str(seed)}
+    for method in suite.with_methods():
+        _run_unit(ctx, method, say)
+    return lines
+
+
+def run_benchmark(out: Path, suite: Suite, device: str = "cpu", log: Log = print,
+                  workers: int = 1, scheduler: str | None = None, threads: int | None = None) -> dict:
+    """Run (or resume) `suite` into `out`; returns the results (also OUT/results.json).
+
+    Performers run one after another in this process (`workers` 1), on `workers` local Dask
+    worker processes, or on the Dask cluster at `scheduler` (its workers must see `out` at the
+    same path); each unit of work is the same pure function wherever it runs."""
+    from nervp.benchmark.distribute import run_on_dask
     from nervp.benchmark.report import write_report
 
     suite.validate()
@@ -273,17 +304,14 @@ def run_benchmark(out: Path, suite: Suite, device: str = "cpu", log: Log = print
     write_json_atomic(out / "suite.json", suite.to_json())  # the latest methods list
     data = out / "data"
     data.mkdir(exist_ok=True)
-    reference = _dataset(data / f"reference_{suite.reference_seed}.olat", suite, suite.reference_seed, 1)
-    source = _dataset(data / f"source_{suite.source_seed}.olat", suite, suite.source_seed, suite.source_frames)
-    for seed in suite.seeds:
-        log(f"performer {seed}: simulating")
-        ctx = {"suite": suite, "seed": seed, "device": device, "specs": _specs(suite),
-               "target": _dataset(data / f"target_{seed}.olat", suite, seed, suite.sim.frames),
-               "reference": reference, "source": source, "cross": data / f"cross_{seed}.olat",
-               "units": out / "units" / str(seed)}
-        for method in suite.with_methods():
-            _run_unit(ctx, method, log)
+    _dataset(data / f"reference_{suite.reference_seed}.olat", suite, suite.reference_seed, 1)
+    _dataset(data / f"source_{suite.source_seed}.olat", suite, suite.source_seed, suite.source_frames)
+    if scheduler is None and workers <= 1:
+        for seed in suite.seeds:
+            run_performer(out, suite, seed, device, threads, log)
+    else:
+        run_on_dask(out.absolute(), suite, device, log, workers, scheduler, threads)
     return write_report(out, suite)
 
 
-__all__ = ["BenchmarkError", "check_out", "run_benchmark"]
+__all__ = ["BenchmarkError", "check_out", "run_benchmark", "run_performer"]

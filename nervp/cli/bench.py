@@ -79,6 +79,12 @@ class Benchmark:
     """fit (tracked, the default of every suite) or truth (the simulator's parameters: the gap)."""
     device: str = "cpu"
     """cpu (deterministic results), auto, cuda or cuda:N."""
+    workers: int = 1
+    """Performers at once on this machine, each in a local Dask worker process (torch threads: the
+    cores shared out); 1 runs them one after another in this process."""
+    scheduler: str | None = None
+    """A Dask distributed scheduler (e.g. tcp://10.0.0.5:8786): each performer is a task there;
+    its workers must see OUT at the same path."""
 
     def resolved(self):
         """The suite with this command's overrides."""
@@ -102,12 +108,16 @@ class Benchmark:
 
     def run(self) -> None:
         from nervp.benchmark.run import run_benchmark
+        from nervp.errors import ConfigError
         from nervp.store.outputs import output_lock
 
         suite = self.resolved()
         suite.validate()
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
         self.out.absolute().parent.mkdir(parents=True, exist_ok=True)
         with output_lock(self.out, "benchmark"):
-            run_benchmark(self.out, suite, self.device, log=lambda s: console.print(s, highlight=False))
+            run_benchmark(self.out, suite, self.device, log=lambda s: console.print(s, highlight=False),
+                          workers=self.workers, scheduler=self.scheduler)
         console.print((self.out / "table.md").read_text(), highlight=False, soft_wrap=True)
         console.print(f"wrote {self.out / 'results.json'}, table.md and figure.png")

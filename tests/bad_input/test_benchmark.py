@@ -16,6 +16,7 @@ CASES = [
     ("seed-is-reference", ["--seeds", "5"], r"reference performer 5 is also a target"),
     ("params-unknown", ["--params", "guess"], r"--params must be fit or truth"),
     ("frames-too-few", ["--frames", "2"], r"at least 3 target frames"),
+    ("workers-zero", ["--workers", "0"], r"--workers must be at least 1"),
 ]
 
 

@@ -48,3 +48,22 @@ def test_micro_suite_runs_resumes_and_is_deterministic(tmp_path):
     (a / "data" / "cross_0.olat").rename(tmp_path / "cross_first.olat")
     run_benchmark(a, suite, "cpu", log=lambda s: None)
     assert (a / "results.json").read_bytes() == first
+
+
+def test_performers_on_dask_worker_processes_give_the_same_results(tmp_path):
+    """Two performers on two local Dask worker processes, one torch thread each, write the same
+    results.json as running them one after another in this process with one thread: each
+    performer's work is the same pure function wherever it runs."""
+    import torch
+
+    suite = dataclasses.replace(micro(), seeds=(0, 1), methods=("nervp", "unrelit"))
+    threads = torch.get_num_threads()
+    try:
+        run_benchmark(tmp_path / "seq", suite, "cpu", log=lambda s: None, threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    lines: list[str] = []
+    run_benchmark(tmp_path / "dask", suite, "cpu", log=lines.append, workers=2, threads=1)
+    assert lines[0] == "2 performer(s) on 2 local Dask worker processes"
+    assert sum("performer 1 · nervp: self" in ln for ln in lines) == 1  # the workers' lines reach the driver
+    assert (tmp_path / "dask" / "results.json").read_bytes() == (tmp_path / "seq" / "results.json").read_bytes()
