@@ -31,15 +31,17 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seeds", type=int, nargs="*", default=())
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--params", default=None, choices=["fit", "truth"], help="default: the suite's (fit)")
+    ap.add_argument("--workers", type=int, default=1, help="performers on N local Dask worker processes")
     ap.add_argument("--name", default=None, help="results file name (default table1_SUITE_DEVICE)")
     a = ap.parse_args()
     out = a.out or Path("out") / f"bench_{a.suite}"
-    suite = Benchmark(out=out, suite=a.suite, seeds=tuple(a.seeds), steps=a.steps).resolved()
+    suite = Benchmark(out=out, suite=a.suite, seeds=tuple(a.seeds), steps=a.steps, params=a.params).resolved()
     t0 = time.perf_counter()
-    res = run_benchmark(out, suite, a.device)
+    res = run_benchmark(out, suite, a.device, workers=a.workers)
     wall = time.perf_counter() - t0
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = ru.ru_utime + ru.ru_stime
+    cpu = sum(ru.ru_utime + ru.ru_stime for ru in (resource.getrusage(resource.RUSAGE_SELF),
+                                                   resource.getrusage(resource.RUSAGE_CHILDREN)))
     timings = json.loads((out / "timings.json").read_text())
     ratios = {}
     for track, methods in res["tracks"].items():
@@ -49,7 +51,7 @@ def main() -> None:
                            for m, r in methods.items() if m != "nervp"})
     write_results(a.name or f"table1_{a.suite}_{a.device.split(':')[0]}",
                   method=(f"`nervp benchmark --suite {a.suite}` (overrides: seeds {list(a.seeds) or 'suite'}, "
-                          f"steps {a.steps or 'suite'}) run once from an empty folder on this machine; "
+                          f"steps {a.steps or 'suite'}, params {a.params or 'suite'}, {a.workers} worker process(es)) run once from an empty folder on this machine; "
                           "deterministic on CPU (results are a function of the suite). wall_s and cpu_s are this "
                           "invocation's (units finished by an earlier one are kept, not redone): simulation, "
                           "training of nervp and DVP, tracking, reenactment, the baselines and scoring."),
