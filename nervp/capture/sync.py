@@ -110,7 +110,7 @@ def read_schedule(path: Path | str, n_lights: int, fps: float | None = None) -> 
         if not isinstance(d, dict) or "led" not in d:
             raise ConfigError(f'schedule {path}: expected an object with "led" (and optional "time", "gain", "fps")')
         for key in ("led", "time", "gain"):
-            if key in d and d[key] is not None and not isinstance(d[key], list):
+            if key in d and (d[key] is not None or key == "led") and not isinstance(d[key], list):
                 raise ConfigError(f'schedule {path}: "{key}" must be a list, one entry per slot')
         if "fps" in d and not (isinstance(d["fps"], (int, float)) and not isinstance(d["fps"], bool)):
             raise ConfigError(f'schedule {path}: "fps" must be a number, got {d["fps"]!r:.40}')

@@ -185,6 +185,7 @@ SLOTS = [-1, 0, 1, 2, 3, 4, -1, 5, 6, 7, 8, 9]
 @pytest.mark.parametrize("doc,match", [
     ({"led": float("nan")}, r'"led" must be a list'),
     ({"led": "0123"}, r'"led" must be a list'),
+    ({"led": None, "fps": 1000}, r'"led" must be a list'),
     ({"led": SLOTS, "time": {"t": 0}}, r'"time" must be a list'),
     ({"led": SLOTS, "fps": [1000]}, r'"fps" must be a number'),
     ({"led": SLOTS, "fps": "x"}, r'"fps" must be a number'),
@@ -195,7 +196,7 @@ SLOTS = [-1, 0, 1, 2, 3, 4, -1, 5, 6, 7, 8, 9]
      r"times must be numbers"),
     ({"led": SLOTS, "fps": 1000, "gain": [1.0] * 3 + [{"v": 1.0}] + [1.0] * 8}, r"gains must be numbers"),
     ({"led": SLOTS, "fps": 1000, "gain": "\u0000"}, r'"gain" must be a list'),
-], ids=["led-nan", "led-a-string", "time-an-object", "fps-a-list", "fps-a-string", "fps-a-bool",
+], ids=["led-nan", "led-a-string", "led-null", "time-an-object", "fps-a-list", "fps-a-string", "fps-a-bool",
         "time-holds-an-object", "time-holds-a-list", "gain-holds-an-object", "gain-a-string"])
 def test_schedule_json_of_the_wrong_types(tmp_path, doc, match):
     from nervp.capture.sync import read_schedule
