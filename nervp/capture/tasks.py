@@ -135,6 +135,7 @@ def set_task(ctx: TaskContext, t: int, *after: object) -> dict[str, float]:
             clock.lap("chain")
         olat = np.empty((L, H, W, 3), np.float16)
         conf = np.empty((L, H, W), np.float16)
+        full = np.zeros((H, W, 3), np.float32)  # the stored (float16) images summed in LED order
         for lo in range(0, L, BATCH):
             leds = np.arange(lo, min(lo + BATCH, L))
             src = plan.olat[t, leds]
@@ -148,6 +149,7 @@ def set_task(ctx: TaskContext, t: int, *after: object) -> dict[str, float]:
                 if chain is None:
                     olat[led] = rgb[k]
                     conf[led] = 1.0 - saturated[k]
+                    full += olat[led]
                     continue
                 j = plan.track_no(int(i))
                 t0, t1 = times[plan.tracking[j]], times[plan.tracking[j + 1]]
@@ -155,6 +157,7 @@ def set_task(ctx: TaskContext, t: int, *after: object) -> dict[str, float]:
                 clock.lap("chain")
                 (img, sat), ins = warp_many([rgb[k], saturated[k]], disp, base)
                 olat[led] = img
+                full += olat[led]
                 conf[led] = np.where((sat > 0) | ~ins, 0.0, confidence(err, cfg.confidence_px))
                 clock.lap("warp")
             clock.lap("warp")
@@ -166,7 +169,7 @@ def set_task(ctx: TaskContext, t: int, *after: object) -> dict[str, float]:
         g = zarr.open_group(str(Path(ctx.work) / DATA), mode="r+")
         g["olat"][t] = olat
         g["confidence"][t] = conf
-        g["full_lit"][t] = olat.astype(np.float32).sum(0)
+        g["full_lit"][t] = full
         g["tracking"][t] = tracking
         marker(ctx.work, "set", t).touch()
         clock.lap("io")
