@@ -11,7 +11,9 @@ file with ingest's own reader (`nervp.capture.frames`), nothing else; *ingest* i
 `nervp.capture.ingest.ingest` (two passes over the files: check and measure, then requantise
 and write the zarr raw stream). Then *capture*: `nervp.capture.capture` of the ingested stream
 (one worker process, one thread: per core), against reading and decoding every image of that
-stream alone (its I/O limit). Each timing: one warm-up, median of `--repeats` runs (capture:
+stream alone (its I/O limit); each output set (one per tracking frame, 96 aligned images)
+reuses each raw OLAT image several times, so output images per second are recorded too, with
+the task CPU seconds per step (io includes zarr's encoding of the written sets). Each timing: one warm-up, median of `--repeats` runs (capture:
 one run, it is long). Torch and OpenCV are limited to `--threads` (default 2: the 2 cores of
 this machine); the machine is shared, its load average is recorded beside the numbers.
 
@@ -114,9 +116,13 @@ def main() -> None:
         t_stream = timeit(read_stream, repeats=a.repeats)
         t0 = time.perf_counter()
         cap_out = work / "c.olat"
-        capture(work / "tiff.raw", cap_out, CaptureConfig(), ExecConfig(workers=1, threads=1))
+        rep = capture(work / "tiff.raw", cap_out, CaptureConfig(), ExecConfig(workers=1, threads=1))
         t_cap = time.perf_counter() - t0
+        out_images = rep.plan.n_sets * rep.plan.n_lights
         results["capture"] = {"images": raw.n_images, "sets": int(raw.small("sets_middle").size),
+                              "output_sets": rep.plan.n_sets, "output_images": out_images,
+                              "output_images_per_s_one_core": round(out_images / t_cap, 2),
+                              "cpu_s_per_step": {k: round(v, 2) for k, v in sorted(rep.steps().items())},
                               "read_stream_images_per_s": round(raw.n_images / t_stream["median_s"], 1),
                               "capture_images_per_s_one_core": round(raw.n_images / t_cap, 2),
                               "read_stream": t_stream, "capture_s": round(t_cap, 2)}

@@ -5,7 +5,8 @@
 3. score the held-out frames against the ground truth;
 4. simulate a second performer with a different face and reenact the target from it;
 5. relight the result under three studio looks and a spinning environment with its own view as
-   background, and the ground truth beside the prediction where it exists;
+   background, and the ground truth beside the prediction where it exists; 0.1 s of the
+   reenactment interpolated to 1000 fps under a light circling once per 0.1 s (slow motion);
 6. write MP4s, pictures and an HTML page that shows them side by side.
 """
 
@@ -193,10 +194,38 @@ def _run(out: Path, d: DemoConfig, clip: Path | None = None) -> None:
     _relight(reenacted, out / "reenacted_spin.mp4", d.environment, spin=True, background="env")
     videos.append(("reenacted_spin.mp4", f"Spinning {d.environment} environment, its own view as background", None))
     _relight(target, out / "truth_studio.mp4", "studio", background="grey")
+    videos.append(_slow_motion(out, run_dir, driver, params, reenacted))
 
     console.rule("6/6 page")
     _page(out, stage_text, raw_text, m, videos, "Source performer, same look" if clip is None else "Your clip")
     console.print(f"demo finished in {time.perf_counter() - t0:.0f} s: open {out / 'index.html'}")
+
+
+SLOWMO_FPS, ORBIT_S = 1000.0, 0.1
+"""The slow-motion light: the field interpolated to 1000 fps, a light circling once per 0.1 s."""
+
+
+def _slow_motion(out: Path, run_dir: Path, driver: Path, params: str, reenacted: Path) -> tuple[str, str, None]:
+    """0.1 s of the reenactment at 1000 fps (`reenact --fps 1000 --start --seconds`), relit by a
+    hard light circling the performer once per 0.1 s (`relight --spin --period 0.1`), played at
+    25 fps; its (video, caption, None) for the page."""
+    from nervp.reenact import RateSettings, reenact
+    from nervp.store.olat import load_olat
+
+    ds = load_olat(reenacted)
+    fps = float(ds.manifest.get("fps", 25.0))
+    duration = (ds.n_frames - 1) / fps
+    start = 0.2 if duration >= 0.2 + ORBIT_S else 0.0  # a little way in: the windows have a past
+    with progress_bar("frames") as bar:
+        task = bar.add_task(f"reenact at {SLOWMO_FPS:g} fps", total=None)
+        reenact(run_dir, driver, out / "slowmo.olat", params=params, overwrite=True,
+                rate=RateSettings(fps=SLOWMO_FPS, start=start, seconds=ORBIT_S),
+                on_frame=lambda t, n: bar.update(task, completed=t + 1, total=n))
+    _relight(out / "slowmo.olat", out / "slowmo_light.mp4", "hard", spin=True, period=ORBIT_S, fps=25.0,
+             background="grey")
+    return ("slowmo_light.mp4", f"Slow motion ({SLOWMO_FPS / 25:g}x): {ORBIT_S:g} s of the reenactment "
+            f"interpolated from the source's {fps:g} fps to {SLOWMO_FPS:g} fps, lit by a light that circles "
+            f"the performer once every {ORBIT_S:g} s (no camera could sample it), played at 25 fps", None)
 
 
 def _page(out: Path, stage_text: str, raw_text: str, m: dict, videos: list[tuple[str, str, str | None]],

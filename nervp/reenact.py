@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
@@ -22,11 +23,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from nervp.errors import NervpError
+from nervp.errors import ConfigError, NervpError
 from nervp.parse.conditioning import MapSettings, conditioning_maps
 from nervp.parse.normalize import retarget
 from nervp.parse.resample import (
     RotationMode,
+    Timeline,
     check_rate_flags,
     check_times,
     output_fps,
@@ -118,6 +120,22 @@ class RateSettings:
     """The 11-frame window on the resampled timeline: 'trained' spaces its entries by the run's
     training frame interval (the same span in seconds the network was trained on), 'output' takes
     the 11 newest output frames."""
+    start: float = 0.0
+    """With --fps/--slowmo: begin the output this many seconds after the source's first frame
+    (the translator's window still reaches back before it, into the source)."""
+    seconds: float | None = None
+    """With --fps/--slowmo: the output's length in seconds of the source's time (default: to the
+    source's end). A short stretch at 1000 fps is what slow motion usually needs."""
+
+    def validate(self) -> None:
+        """ConfigError naming the flag for rates or a stretch no output can have."""
+        check_rate_flags(self.fps, self.slowmo)
+        if not (math.isfinite(self.start) and self.start >= 0):
+            raise ConfigError(f"--start must be a number of seconds >= 0, got {self.start:g}")
+        if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
+            raise ConfigError(f"--seconds must be a positive number of seconds, got {self.seconds:g}")
+        if (self.start or self.seconds is not None) and self.fps is None and self.slowmo is None:
+            raise ConfigError("--start and --seconds pick the stretch to resample: give --fps or --slowmo too")
 
 
 def source_times(path: Path, n_frames: int, fps: float) -> np.ndarray:
@@ -149,6 +167,13 @@ class Driving:
     times: np.ndarray
     stride: int
     report: dict
+    skip: int = 0
+    """Leading frames of `cond` and `driven` that only feed the first output frames' windows
+    (`--start`): output frame t is frame t + skip of them."""
+
+    @property
+    def n_frames(self) -> int:
+        return self.cond.shape[0] - self.skip
 
 
 def drive(run: FinishedRun, source: Path, src: FaceParams, normalize: bool = True,
@@ -157,23 +182,41 @@ def drive(run: FinishedRun, source: Path, src: FaceParams, normalize: bool = Tru
     target: at the source's frames, or resampled to `rate`'s frame rate (timestamps checked)."""
     if src.n_frames < 1:
         raise NervpError(f"{source} has no frames")
+    rate.validate()
     fps = output_fps(src.fps, rate.fps, rate.slowmo)
     times = source_times(Path(source), src.n_frames, src.fps)
-    stride, hfr, resample = 1, None, None
+    stride, hfr, resample, skip = 1, None, None, 0
     if fps is not None:
         check_times(times, src.fps, str(source))
         tl = timeline(src.n_frames, src.fps, fps, float(times[0]) if times.size else 0.0)
-        times = tl.times
         stride = window_stride(fps, run.info.fps, rate.window)
         hfr = {"fps": fps, "source_fps": tl.source_fps, "rotation": rate.rotation, "window": rate.window,
                "window_stride": stride}
+        if rate.start or rate.seconds is not None:
+            tl, skip, hfr["span"] = _stretch(tl, rate, (run.cfg.model.in_frames - 1) * stride, source)
+        times = tl.times[skip:]
 
         def resample(p: FaceParams) -> FaceParams:
             return resample_params(p, tl, rate.rotation)
     else:
         times = np.arange(src.n_frames) / max(src.fps, 1e-6)
     cond, driven, report = source_conditioning(run, src, normalize, pose, resample)
-    return Driving(cond, driven, times, stride, {**report, **({"resampled": hfr} if hfr else {})})
+    return Driving(cond, driven, times, stride, {**report, **({"resampled": hfr} if hfr else {})}, skip)
+
+
+def _stretch(tl: Timeline, rate: RateSettings, history: int, source: Path) -> tuple[Timeline, int, dict]:
+    """The part of `tl` that `--start`/`--seconds` keep, preceded by up to `history` frames for the
+    first windows: (that timeline, how many of its frames are history, a report)."""
+    duration = (tl.n_frames - 1) / tl.fps
+    if rate.start > duration + 1e-9:
+        raise ConfigError(f"--start {rate.start:g} s is past the end of {source} ({duration:.4g} s from its "
+                          "first frame to its last)")
+    k0 = min(int(math.ceil(rate.start * tl.fps - 1e-6)), tl.n_frames - 1)
+    end = duration if rate.seconds is None else min(duration, rate.start + rate.seconds)
+    k1 = max(k0, min(int(math.floor(end * tl.fps + 1e-6)), tl.n_frames - 1))
+    first = max(0, k0 - history)
+    sub = Timeline(tl.pos[first:k1 + 1], tl.fps, tl.source_fps, tl.start + first / tl.fps)
+    return sub, k0 - first, {"start": rate.start, "seconds": rate.seconds, "frames": [k0, k1]}
 
 
 def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "truth"] = "fit",
@@ -190,10 +233,10 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
 
     check_output(Path(out), overwrite)
     run = load_run(run_dir, device)
-    check_rate_flags(rate.fps, rate.slowmo)  # refused before any tracking
+    rate.validate()  # refused before any tracking
     d = drive(run, Path(source), performer_params(Path(source), params), normalize, pose, rate)
-    cond, driven, stride = d.cond, d.driven, d.stride
-    T = cond.shape[0]
+    cond, driven, stride, skip = d.cond, d.driven, d.stride, d.skip
+    T = d.n_frames
     dome = run.info.dome_model()
     check_free_space(out, T * olat_frame_bytes(dome.n_lights, run.info.height, run.info.width) * OLAT_RATIO,
                      "the reenacted dataset")
@@ -204,17 +247,19 @@ def reenact(run_dir: Path, source: Path, out: Path, params: Literal["fit", "trut
         # whole batches of the uninterrupted run's partition, so every frame sees the same batch
         starts = sorted({t - t % batch for t in todo})
         redo = [t for s in starts for t in range(s, min(s + batch, T))]
-        for t, f in predict_frames(run, cond, batch, redo, stride):
+        for k, f in predict_frames(run, cond, batch, [t + skip for t in redo], stride):
+            t = k - skip
             if on_frame is not None:
                 on_frame(t, T)
-            yield t, dataclasses.replace(f, theta=driven.theta[t].numpy(), phi=driven.phi[t].numpy(),
+            yield t, dataclasses.replace(f, theta=driven.theta[k].numpy(), phi=driven.phi[k].numpy(),
                                          time=float(d.times[t]))
 
     manifest = {"height": run.info.height, "width": run.info.width, "fps": float(driven.fps),
                 "camera": run.info.camera, "source": "translator",
                 "reenactment": {"run": str(Path(run_dir).resolve()), "source": str(source), "params": params,
                                 "pose": pose, "step": run.step, **d.report}}
-    settings = {"batch": batch, "inputs": _digest(run, cond), **({"stride": stride} if stride > 1 else {})}
+    settings = {"batch": batch, "inputs": _digest(run, cond), **({"stride": stride} if stride > 1 else {}),
+                **({"skip": skip} if skip else {})}
     write_olat_resumable(Path(out), render, T, manifest, dome, settings=settings,
                          beta=run.beta_bar.numpy(), overwrite=overwrite)
     return Path(out)

@@ -67,6 +67,10 @@ class RelightSettings:
     """Spin the lighting (and an environment background) one full turn over the clip."""
     turns: float = 1.0
     """Turns made over the clip with --spin (negative: the other way)."""
+    period: float | None = None
+    """With --spin: one turn every PERIOD seconds of the field's own time (output frame k at k /
+    the field's frame rate) instead of --turns over the clip; negative turns the other way. On a
+    1000 fps field, --period 0.1 is a light circling faster than a camera could sample it."""
     background: str = "env"
     """env (the lighting's own view through the camera), black, grey, none (black, alpha kept in
     EXR), #RRGGBB, a picture, a video (looped), or an equirectangular .hdr/.exr to view."""
@@ -109,6 +113,10 @@ class RelightSettings:
                               "give a smaller exposure compensation")
         if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= 1000):
             raise ConfigError(f"--fps must be a number in (0, 1000] frames per second, got {self.fps:g}")
+        if self.period is not None and not (math.isfinite(self.period) and self.period != 0):
+            raise ConfigError(f"--period must be a non-zero number of seconds per turn, got {self.period:g}")
+        if self.period is not None and not self.spin:
+            raise ConfigError("--period sets how fast --spin turns: give --spin too")
         if self.batch < 1:
             raise ConfigError(f"--batch must be at least 1, got {self.batch}")
         if self.frames is not None and not 1 <= self.frames <= MAX_FRAMES:
@@ -196,7 +204,10 @@ def _plan(source: Path, s: RelightSettings, given: FrameLighting | None = None) 
         lighting = parse_lighting(s.light)
     lighting = rotate_lighting(rotate_lighting(lighting, s.tilt, (1.0, 0.0, 0.0)), s.rotate)
     n_out = s.frames or src.n_frames
-    angles = (np.arange(n_out) * (360.0 * s.turns / n_out)) if s.spin else np.zeros(n_out)
+    if s.period is not None:
+        angles = np.arange(n_out) * (360.0 / (s.period * src.fps))
+    else:
+        angles = (np.arange(n_out) * (360.0 * s.turns / n_out)) if s.spin else np.zeros(n_out)
     if s.spin:
         rotate_lighting(lighting, 1.0)  # explicit LED weights cannot spin: fail now
     bg = parse_background(s.background)

@@ -15,6 +15,12 @@ REENACT_RATE = [
     ("fps-below-source", ["--fps", "10"], "below the source's 25 fps"),
     ("slowmo-below-one", ["--slowmo", "0.5"], "--slowmo"),
     ("fps-and-slowmo", ["--fps", "100", "--slowmo", "4"], "--fps or --slowmo, not both"),
+    ("start-without-a-rate", ["--start", "0.1"], "give --fps or --slowmo too"),
+    ("seconds-without-a-rate", ["--seconds", "0.1"], "give --fps or --slowmo too"),
+    ("start-negative", ["--slowmo", "4", "--start", "-1"], "--start must be"),
+    ("seconds-zero", ["--slowmo", "4", "--seconds", "0"], "--seconds must be a positive"),
+    ("seconds-nan", ["--slowmo", "4", "--seconds", "nan"], "--seconds must be a positive"),
+    ("start-past-the-end", ["--slowmo", "4", "--start", "1000"], "past the end of"),
 ]
 
 

@@ -92,6 +92,9 @@ RELIGHT = [
     ("hold-negative", ["--hold", "-1"], "--hold"),
     ("crf-sixty", ["--crf", "60"], "--crf"),
     ("device-banana", ["--device", "banana"], "--device"),
+    ("period-without-spin", ["--period", "0.1"], "--period sets how fast --spin"),
+    ("period-zero", ["--spin", "--period", "0"], "--period must be"),
+    ("period-nan", ["--spin", "--period", "nan"], "--period must be"),
 ]
 
 

@@ -57,3 +57,29 @@ def test_a_dataset_without_a_recorded_rate_reads_as_25_fps(tiny_run, tiny_olat, 
     assert main(["reenact", str(tiny_run), str(old), str(out), "--params", "truth", "--device", "cpu",
                  "--slowmo", "2"]) == 0
     assert load_olat(out).manifest["fps"] == 50.0
+
+
+def test_a_stretch_is_the_same_frames_as_the_whole_resampled_clip(tiny_run, tiny_olat, tmp_path):  # noqa: F811
+    """--start/--seconds keep output frames k0..k1 of the whole --slowmo clip: the same instants
+    and driven parameters exactly, and the same fields, since each window reaches back into the
+    frames before --start as it would in the whole clip."""
+    whole, part = tmp_path / "whole.olat", tmp_path / "part.olat"
+    # 4 source frames at 25 fps -> 200 fps: 25 frames, frame k at k / 200 s; 0.06 .. 0.09 s is
+    # frames 12..18, and their 11-frame windows (--window output) reach back to frame 2
+    common = ["--params", "truth", "--device", "cpu", "--slowmo", "8", "--window", "output"]
+    assert main(["reenact", str(tiny_run), str(tiny_olat), str(whole), *common]) == 0
+    assert main(["reenact", str(tiny_run), str(tiny_olat), str(part), *common, "--start", "0.06",
+                 "--seconds", "0.03"]) == 0
+    w, p = load_olat(whole), load_olat(part)
+    k0, k1 = 12, 18
+    assert p.n_frames == k1 - k0 + 1 and p.manifest["fps"] == 200.0
+    assert p.manifest["reenactment"]["resampled"]["span"]["frames"] == [k0, k1]
+    np.testing.assert_allclose(p.read("time"), w.read("time")[k0:k1 + 1], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(p.read("theta"), w.read("theta")[k0:k1 + 1])
+    np.testing.assert_array_equal(p.read("phi"), w.read("phi")[k0:k1 + 1])
+    a = p.read("olat").astype(np.float32)
+    b = w.read("olat")[k0:k1 + 1].astype(np.float32)
+    # the same windows of the same maps; the batches the frames are run in differ (float32
+    # convolution sums in another order), then both are rounded to float16 (relative step 2^-11):
+    # allow one float16 step of the brightest value
+    assert np.abs(a - b).max() <= 2.0 ** -10 * max(float(np.abs(b).max()), 1e-3)

@@ -170,3 +170,20 @@ def test_every_real_map_loads_and_relights(tiny_capture, tmp_path, envmaps):
         assert torch.isfinite(img).all() and float(img.max()) > 0, p.name
     assert run(tiny_capture.path, tmp_path / "real.mp4", "--light", envmaps[0], "--rotate", "45",
                "--frames", "3") == 0
+
+
+def test_spin_period_turns_by_the_fields_clock(tiny_capture, tmp_path):
+    """--spin --period P: output frame k is the lighting turned 360 k / (P fps) degrees, the same
+    pixels as --rotate by that angle (a light circling once per P seconds of the field's time)."""
+    fps = open_source(tiny_capture.path).fps
+    period = 4 / fps  # a quarter turn a frame
+    common = ["--light", "hard", "--hold", "0", "--background", "black", "--no-auto-exposure", "--no-strip"]
+    assert run(tiny_capture.path, tmp_path / "spin.png", *common, "--spin", "--period", period, "--frames", "4") == 0
+    spin = OutputSpec(tmp_path / "spin.png", "png")
+    frames = [np.asarray(Image.open(spin.frame_path(i))) for i in range(4)]
+    for k in (1, 2):
+        assert run(tiny_capture.path, tmp_path / f"r{k}.png", *common, "--rotate", 90 * k, "--frames", "1") == 0
+        rotated = np.asarray(Image.open(OutputSpec(tmp_path / f"r{k}.png", "png").frame_path(0)))
+        np.testing.assert_array_equal(frames[k], rotated)
+    assert not np.array_equal(frames[0], frames[1])  # the light moved
+    assert leftovers(tmp_path) == []
