@@ -232,8 +232,10 @@ def _prepare(work: Path, fingerprint: str, plan: CapturePlan) -> None:
     small_array(g, "source_olat", plan.olat, "raw image index of LED l's image in set t, (T, L)")
     if P:
         fg = zarr.open_group(str(work / FLOWS), mode="w-")
-        frame_array(fg, "flow", (P, 2, H, W, 2), "float32", "DIS flow j->j+1 and j+1->j, pixels (x, y)")
-        frame_array(fg, "fberr", (P, 2, H, W), "float32", "forward-backward error of each flow, pixels")
+        frame_array(fg, "flow", (P, 2, H, W, 2), "float32", "DIS flow j->j+1 and j+1->j, pixels (x, y)",
+                    compress=False)
+        frame_array(fg, "fberr", (P, 2, H, W), "float32", "forward-backward error of each flow, pixels",
+                    compress=False)
     state.write_text(json.dumps({"fingerprint": fingerprint, "plan": plan.to_json()}))
 
 

@@ -84,10 +84,14 @@ def compressor() -> tuple[BloscCodec, Crc32cCodec]:
 
 
 def frame_array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype: str,
-                description: str) -> zarr.Array:
-    """An array whose first axis is the frame (or image) index, one chunk per frame."""
+                description: str, compress: bool = True) -> zarr.Array:
+    """An array whose first axis is the frame (or image) index, one chunk per frame.
+
+    compress False: checksummed but not compressed, for work arrays that compress poorly and
+    are written and read many times (capture's flows)."""
+    codecs = compressor() if compress else (Crc32cCodec(),)
     arr = group.create_array(name, shape=shape, chunks=(1, *shape[1:]), dtype=dtype,
-                             compressors=compressor(), fill_value=0,
+                             compressors=codecs, fill_value=0,
                              config={"write_empty_chunks": True})
     arr.attrs["description"] = description
     return arr
