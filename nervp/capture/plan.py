@@ -147,7 +147,13 @@ def _check_sensor(raw: RawStream, bayer: str | None) -> None:
 def _check_schedule(raw: RawStream) -> None:
     n = raw.n_images
     sched = raw.manifest.get("schedule", {})
-    if "n_images" in sched and int(sched["n_images"]) != n:
+    try:
+        declared_n = int(sched["n_images"]) if "n_images" in sched else n
+        declared_fps = float(sched.get("fps") or 0.0)
+    except (TypeError, ValueError, OverflowError, AttributeError):
+        raise DatasetError(f"{raw.path}: manifest schedule.n_images and schedule.fps must be numbers "
+                           "(and schedule an object): ingest the take again") from None
+    if declared_n != n:
         raise DatasetError(f"{raw.path}: the schedule describes {sched['n_images']} images but the stream "
                            f"holds {n}: the stream is truncated or the manifest belongs to another take")
     time = raw.small("time")
@@ -157,11 +163,11 @@ def _check_schedule(raw: RawStream) -> None:
         i = int(bad[0])
         raise DatasetError(f"{raw.path}: timestamp of image {i + 1} ({time[i + 1]:.6f} s) is not after "
                            f"image {i} ({time[i]:.6f} s)")
-    fps = float(sched.get("fps") or (1.0 / np.median(dt) if dt.size else 0.0))
+    fps = declared_fps or (1.0 / float(np.median(dt)) if dt.size else 0.0)
     if dt.size and fps > 0:
         try:  # frames the camera dropped, recorded by `nervp ingest`: their gaps are expected
             declared = {int(i): int(k) for i, k in sched.get("dropped", [])}
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise DatasetError(f"{raw.path}: manifest schedule.dropped must be a list of [image, count] pairs") from None
         gap = np.nonzero(dt > 1.5 / fps)[0]
         gap = gap[[declared.get(int(i)) != int(round(dt[i] * fps)) - 1 for i in gap]] if declared else gap

@@ -186,7 +186,7 @@ def measure_led_scale(raw: RawStream, cfg: CaptureConfig) -> np.ndarray | None:
         else:
             data = json.loads(Path(src).read_text())
             inten = np.asarray(data["intensity_rgb"] if isinstance(data, dict) else data, np.float64)
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, OverflowError) as e:
         raise ConfigError(f"cannot read LED calibration from {src}: {e}") from e
     if inten.shape != (L, 3) or not np.all(np.isfinite(inten) & (inten > 0)):
         raise ConfigError(f"LED calibration from {src} must be {L}x3 positive RGB intensities, "

@@ -101,7 +101,7 @@ def load_params(path: Path | str) -> ParamsFile:
         ids, exprs = tuple(man["head_model"]["id_names"]), tuple(man["head_model"]["expr_names"])
         camera = camera_from_json(man["camera"])
         stats = NormStats.from_json(man["stats"])
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise DatasetError(f"{path}: manifest lacks or garbles {e}: track the clip again") from e
 
     def rd(name: str) -> np.ndarray:

@@ -114,7 +114,7 @@ def load_checkpoint(path: Path, modules: dict[str, nn.Module],
     for name, opt in (optimizers or {}).items():
         try:
             _load_optimizer(f"opt_{name}", opt, tensors, meta["optimizers"][name])
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise CheckpointError(f"checkpoint {js} has no usable state of the {name} optimizer "
                                   f"({e.__class__.__name__}): {fix}") from e
     return meta

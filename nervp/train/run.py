@@ -93,7 +93,7 @@ class RunInfo:
                            int(d["n_frames"]), float(d["fps"]), dict(d["dome"]), d.get("camera"),
                            int(d["height"]), int(d["width"]), dict(d["target"]),
                            tuple(int(t) for t in d["val_frames"]), None if ident is None else dict(ident))
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise RunError(f"{path} is corrupted or from another nervp version ({e.__class__.__name__}: {e}): "
                            "train a new run") from e
 
@@ -226,7 +226,7 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
         check_run_dataset(RunInfo.from_json(have, cfg_path), ds, run_dir)
         try:  # through the dataclass, so settings added since the run was made take their defaults
             old = TrainConfig.from_json(have["train"])
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             old = None
         if old is not None and old.to_json() == wanted["train"]:
             return RunInfo.from_json(have, cfg_path)
@@ -262,7 +262,7 @@ def with_dataset_lights(cfg: TrainConfig, dataset: Path) -> TrainConfig:
     manifest cannot be read: `prepare_run` then names the problem)."""
     try:
         n = int(read_manifest(Path(dataset), "olat")["n_lights"])
-    except (NervpError, KeyError, TypeError, ValueError):
+    except (NervpError, KeyError, TypeError, ValueError, OverflowError):
         return cfg
     if n == cfg.model.n_lights or n < 1:
         return cfg

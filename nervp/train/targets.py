@@ -143,5 +143,5 @@ def load_target(run_dir: Path) -> tuple[FaceParams, NormStats]:
                             id_names=tuple(meta["id_names"]), expr_names=tuple(meta["expr_names"]),
                             colour=t.get("colour"), colour_levels=int(meta["colour_levels"]))
         return params, NormStats.from_json(meta["stats"])
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, OverflowError) as e:
         raise NervpError(f"{js} lacks or garbles {one_line(e)} ({e.__class__.__name__}): {fix}") from e

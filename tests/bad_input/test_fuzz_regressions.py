@@ -113,6 +113,10 @@ def run_dir(tmp_path) -> Path:
     pytest.param(lambda d: d["train"]["model"].__setitem__("head", "banana"), id="unknown-head"),
     pytest.param(lambda d: d["train"]["model"].__setitem__("in_frames", [11]), id="frames-a-list"),
     pytest.param(lambda d: d["train"].__setitem__("steps", "x"), id="steps-not-a-number"),
+    # fuzz round 4: json reads 10**400 as an int that float() refuses and 1e999 as inf that int() refuses
+    pytest.param(lambda d: d.__setitem__("fps", 10 ** 400), id="fps-beyond-float64"),
+    pytest.param(lambda d: d.__setitem__("n_frames", float("inf")), id="n-frames-infinite"),
+    pytest.param(lambda d: d.__setitem__("height", float("inf")), id="height-infinite"),
 ])
 def test_run_config_that_builds_no_model(run_dir, edit):
     from nervp.train.run import RunError, load_run

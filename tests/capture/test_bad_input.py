@@ -72,6 +72,14 @@ def test_manifest_image_count_disagrees(copy, tmp_path):
     fails(copy, tmp_path, "schedule describes 25 images but the stream holds 19")
 
 
+@pytest.mark.parametrize("field,value", [("n_images", float("inf")), ("fps", 10 ** 400), ("n_images", "many")])
+def test_manifest_schedule_numbers_that_are_not_numbers(copy, tmp_path, field, value):
+    m = json.loads((copy / "manifest.json").read_text())
+    m["schedule"][field] = value  # json writes inf as Infinity and 10**400 as an int beyond float64
+    (copy / "manifest.json").write_text(json.dumps(m))
+    fails(copy, tmp_path, "schedule.n_images and schedule.fps must be numbers")
+
+
 def test_set_pointing_past_the_last_image(copy, tmp_path):
     s = load_raw(copy).small("sets_olat")
     s[2, 5] = 40
