@@ -78,7 +78,7 @@ DEMO_PRESETS: dict[str, DemoConfig] = {
     "paper": _demo(size=256, target_frames=96, source_frames=64, steps=5000, params="fit"),
 }
 
-SuiteName = Literal["quick", "standard", "paper"]
+SuiteName = Literal["quick", "cpu", "standard", "paper"]
 
 SUITES: dict[str, Suite] = {
     # two performers at 64², the tiny network: under 15 minutes on 2 CPU cores (docs/BENCHMARK.md)
@@ -86,6 +86,12 @@ SUITES: dict[str, Suite] = {
                    sim=replace(SIM_PRESETS["tiny"], frames=16), source_frames=8,
                    train=replace(TRAIN_PRESETS["tiny"], steps=300, val_fraction=0.25, params="fit",
                                  ckpt_every=100, image_every=1000)),
+    # the largest that fits a CPU session: the standard suite's five performers at 128² with
+    # the tiny network, 500 steps (the demo's training): about 30 minutes on 2 idle cores
+    "cpu": Suite(name="cpu", version=1, seeds=(0, 1, 2, 3, 4), reference_seed=10, source_seed=11,
+                 sim=replace(SIM_PRESETS["default"], frames=32, size=128), source_frames=16,
+                 train=replace(TRAIN_PRESETS["tiny"], steps=500, val_fraction=0.25, params="fit",
+                               ckpt_every=250, image_every=1000)),
     # GPU-sized: five performers at 256², the default network
     "standard": Suite(name="standard", version=1, seeds=(0, 1, 2, 3, 4), reference_seed=10, source_seed=11,
                       sim=replace(SIM_PRESETS["default"], frames=48), source_frames=32,

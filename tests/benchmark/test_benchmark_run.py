@@ -67,3 +67,12 @@ def test_performers_on_dask_worker_processes_give_the_same_results(tmp_path):
     assert lines[0] == "2 performer(s) on 2 local Dask worker processes"
     assert sum("performer 1 · nervp: self" in ln for ln in lines) == 1  # the workers' lines reach the driver
     assert (tmp_path / "dask" / "results.json").read_bytes() == (tmp_path / "seq" / "results.json").read_bytes()
+
+
+def test_every_suite_is_valid_and_named_by_its_key():
+    """Each shipped suite passes its own validation (the checks `nervp benchmark` runs before any
+    work) and records the name it is chosen by, so results.json names the suite that made it."""
+    for key, suite in SUITES.items():
+        suite.validate()
+        assert suite.name == key and suite.version >= 1
+    assert SUITES["cpu"].seeds == SUITES["standard"].seeds  # the CPU suite's performers are standard's
