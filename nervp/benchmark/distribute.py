@@ -29,10 +29,25 @@ def _client(workers: int, scheduler: str | None) -> Iterator[Any]:
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, \
+    with _environ_kept(), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address=None) as cluster, \
             Client(cluster) as client:
         yield client
+
+
+@contextlib.contextmanager
+def _environ_kept() -> Iterator[None]:
+    """Restore this process's environment afterwards: distributed's nanny writes its workers'
+    settings (OMP_NUM_THREADS=1, MKL_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, PYTHONHASHSEED, ...)
+    into `os.environ` of the process that starts them, where every later subprocess (a training
+    run, a tracker) would inherit them."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def local_threads(workers: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 
 import numpy as np
@@ -63,7 +64,11 @@ def test_performers_on_dask_worker_processes_give_the_same_results(tmp_path):
     finally:
         torch.set_num_threads(threads)
     lines: list[str] = []
+    environ = dict(os.environ)
     run_benchmark(tmp_path / "dask", suite, "cpu", log=lines.append, workers=2, threads=1)
+    # the nanny sets its workers' OMP/MKL/OPENBLAS threads in the starting process's environment;
+    # left there, every later subprocess of this process would compute with other thread counts
+    assert dict(os.environ) == environ
     assert lines[0] == "2 performer(s) on 2 local Dask worker processes"
     assert sum("performer 1 · nervp: self" in ln for ln in lines) == 1  # the workers' lines reach the driver
     assert (tmp_path / "dask" / "results.json").read_bytes() == (tmp_path / "seq" / "results.json").read_bytes()
