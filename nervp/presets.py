@@ -87,7 +87,8 @@ SUITES: dict[str, Suite] = {
                    train=replace(TRAIN_PRESETS["tiny"], steps=300, val_fraction=0.25, params="fit",
                                  ckpt_every=100, image_every=1000)),
     # the largest that fits a CPU session: the standard suite's five performers at 128² with
-    # the tiny network, 500 steps (the demo's training): about 30 minutes on 2 idle cores
+    # the tiny network, 500 steps (the demo's training): 78 minutes wall measured on 2 cores
+    # shared with other jobs (95 CPU-minutes; docs/BENCHMARK.md)
     "cpu": Suite(name="cpu", version=1, seeds=(0, 1, 2, 3, 4), reference_seed=10, source_seed=11,
                  sim=replace(SIM_PRESETS["default"], frames=32, size=128), source_frames=16,
                  train=replace(TRAIN_PRESETS["tiny"], steps=500, val_fraction=0.25, params="fit",

@@ -46,8 +46,9 @@ def _environ_kept() -> Iterator[None]:
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for k in set(os.environ) - set(saved):
+            del os.environ[k]
+        os.environ.update({k: v for k, v in saved.items() if os.environ.get(k) != v})
 
 
 def local_threads(workers: int) -> int:

@@ -64,7 +64,7 @@ class Benchmark:
     out: tyro.conf.Positional[Path]
     """Output folder (new, empty, or an earlier run of the same suite: resumed)."""
     suite: str = "quick"
-    """quick (2 performers at 64², < 15 min on 2 CPU cores), cpu (5 at 128², ~30 min on 2 cores),
+    """quick (2 performers at 64², < 15 min on 2 CPU cores), cpu (5 at 128², about an hour on 2 cores),
     standard (5 at 256², GPU-sized) or paper."""
     seeds: tuple[int, ...] = ()
     """Target performer seeds (default: the suite's)."""

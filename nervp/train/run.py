@@ -226,7 +226,7 @@ def prepare_run(dataset: Path, run_dir: Path, cfg: TrainConfig, main: bool = Tru
         check_run_dataset(RunInfo.from_json(have, cfg_path), ds, run_dir)
         try:  # through the dataclass, so settings added since the run was made take their defaults
             old = TrainConfig.from_json(have["train"])
-        except (KeyError, TypeError, ValueError, OverflowError):
+        except (KeyError, TypeError):
             old = None
         if old is not None and old.to_json() == wanted["train"]:
             return RunInfo.from_json(have, cfg_path)

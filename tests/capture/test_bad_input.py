@@ -72,7 +72,8 @@ def test_manifest_image_count_disagrees(copy, tmp_path):
     fails(copy, tmp_path, "schedule describes 25 images but the stream holds 19")
 
 
-@pytest.mark.parametrize("field,value", [("n_images", float("inf")), ("fps", 10 ** 400), ("n_images", "many")])
+@pytest.mark.parametrize("field,value", [("n_images", float("inf")), ("fps", 10 ** 400), ("n_images", "many")],
+                         ids=["n-images-infinite", "fps-beyond-float64", "n-images-a-word"])
 def test_manifest_schedule_numbers_that_are_not_numbers(copy, tmp_path, field, value):
     m = json.loads((copy / "manifest.json").read_text())
     m["schedule"][field] = value  # json writes inf as Infinity and 10**400 as an int beyond float64
