@@ -10,15 +10,23 @@ tracking frames, with noise. For each format: the *read limit* is reading and de
 file with ingest's own reader (`nervp.capture.frames`), nothing else; *ingest* is the whole
 `nervp.capture.ingest.ingest` (two passes over the files: check and measure, then requantise
 and write the zarr raw stream). Then *capture*: `nervp.capture.capture` of the ingested stream
-(one worker process, one thread: per core), against reading and decoding every image of that
-stream alone (its I/O limit); each output set (one per tracking frame, 96 aligned images)
-reuses each raw OLAT image several times, so output images per second are recorded too, with
-the task CPU seconds per step (io includes zarr's encoding of the written sets). Each timing: one warm-up, median of `--repeats` runs (capture:
-one run, it is long). Torch and OpenCV are limited to `--threads` (default 2: the 2 cores of
-this machine); the machine is shared, its load average is recorded beside the numbers.
+(or of `--stream`, e.g. a simulated face), one worker process, one thread: per core, once with
+each chunk compression (`fast`, lz4, the default; `small`, zstd), against two limits measured
+in the same run: reading and decoding every image of the stream alone (the issue's I/O limit),
+and that plus writing the captured sets' arrays as they are, uncompressed (checksum only),
+through the same store (all the I/O a capture cannot avoid: each output set writes 96 float16
+RGB images and their confidences, about 17x the bytes of the raw images it consumes at the
+paper's 25 fps and 128x at one set per tracking frame, as this recording's schedule asks).
+Task CPU seconds per step are recorded (io includes zarr's encoding of the written sets), and
+the stored size and single-thread encode and decode speed of each compression on one captured
+set (chosen by these numbers). Each timing: one warm-up, median of `--repeats` runs (capture:
+one run each, it is long). Torch and OpenCV are limited to `--threads` (default 2: the 2 cores
+of this machine); the machine's load average is recorded beside the numbers.
 
 Run:  python benchmarks/bench_ingest.py [--size 512] [--repeats 3] [--threads 2]
-Writes benchmarks/results/ingest.json.
+      nervp simulate S.raw --raw --size 512 --frames 2 --performer.seed 7   # a face, then
+      python benchmarks/bench_ingest.py --stream S.raw --name ingest_face
+Writes benchmarks/results/ingest.json (NAME.json).
 """
 
 from __future__ import annotations
@@ -31,8 +39,10 @@ import time
 from pathlib import Path
 
 import cv2
+import numcodecs
 import numpy as np
 import torch
+import zarr
 from common import timeit, write_results
 
 from nervp.capture import CaptureConfig, ExecConfig, capture
@@ -40,6 +50,7 @@ from nervp.capture.frames import open_frames
 from nervp.capture.ingest import IngestConfig, ingest
 from nervp.lightstage.schedule import TRACKING, ScheduleConfig, make_schedule
 from nervp.store.raw import load_raw
+from nervp.store.zstore import compressor, frame_array
 
 
 def write_recording(root: Path, size: int, fmt: str) -> tuple[Path, Path, Path, int]:
@@ -68,11 +79,88 @@ def write_recording(root: Path, size: int, fmt: str) -> tuple[Path, Path, Path, 
     return frames, sc, ts, sched.n_images
 
 
+def codec_table(chunk: np.ndarray) -> dict:
+    """Stored/raw size and single-thread encode/decode MB/s of each `Compression` on one chunk."""
+    numcodecs.blosc.set_nthreads(1)
+    data, mb, out = chunk.tobytes(), chunk.nbytes / 2**20, {}
+    for kind in ("small", "fast"):
+        c = compressor(kind)[0]
+        blosc = numcodecs.Blosc(cname=c.cname.value, clevel=c.clevel, shuffle={"shuffle": 1, "bitshuffle": 2}[c.shuffle.value])
+        enc = blosc.encode(data)
+        t_enc = timeit(lambda b=blosc: b.encode(data), repeats=3)["median_s"]
+        t_dec = timeit(lambda b=blosc, e=enc: b.decode(e), repeats=3)["median_s"]
+        out[kind] = {"codec": f"blosc {c.cname.value} {c.clevel} {c.shuffle.value}", "stored_over_raw": round(len(enc) / len(data), 3),
+                     "encode_mb_per_s": round(mb / t_enc), "decode_mb_per_s": round(mb / t_dec)}
+    numcodecs.blosc.set_nthreads(os.cpu_count() or 1)
+    return out
+
+
+def write_floor(olat_path: Path, work: Path) -> dict:
+    """Seconds to write a captured dataset's per-set arrays, as they are, uncompressed (checksum
+    only) through the same store: the output I/O no capture can avoid."""
+    src = zarr.open_group(str(olat_path), mode="r")
+    names = ("olat", "confidence", "full_lit", "tracking")
+    data = {k: src[k][...] for k in names}
+    dst = work / "floor.zarr"
+
+    def write():
+        shutil.rmtree(dst, ignore_errors=True)
+        g = zarr.open_group(str(dst), mode="w")
+        for k in names:
+            arr = frame_array(g, k, data[k].shape, str(data[k].dtype), k, "none")
+            for t in range(data[k].shape[0]):
+                arr[t] = data[k][t]
+
+    t = timeit(write, repeats=3)
+    t["bytes"] = int(sum(v.nbytes for v in data.values()))
+    return t
+
+
+def capture_results(stream: Path, work: Path, repeats: int) -> tuple[dict, dict]:
+    """Capture of `stream` per core with each compression, against the stream's read speed
+    (the issue's I/O limit) and against reading it plus writing the output (all the I/O)."""
+    raw = load_raw(stream)
+
+    def read_stream():
+        for i in range(raw.n_images):
+            raw.image(i)
+
+    t_stream = timeit(read_stream, repeats=repeats)
+    res: dict = {"stream": str(stream) if "bench_ingest_" not in str(stream) else "the TIFF recording, ingested",
+                 "images": raw.n_images, "size": raw.height, "read_stream": t_stream,
+                 "read_stream_images_per_s": round(raw.n_images / t_stream["median_s"], 1)}
+    for kind in ("fast", "small"):
+        out = work / f"c_{kind}.olat"
+        t0 = time.perf_counter()
+        rep = capture(stream, out, CaptureConfig(compression=kind), ExecConfig(workers=1, threads=1), overwrite=True)
+        t_cap = time.perf_counter() - t0
+        stored = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        res[kind] = {"seconds": round(t_cap, 2), "stored_mb": round(stored / 2**20, 1),
+                     "capture_images_per_s_one_core": round(raw.n_images / t_cap, 2),
+                     "output_images_per_s_one_core": round(rep.plan.n_sets * rep.plan.n_lights / t_cap, 2),
+                     "cpu_s_per_step": {k: round(v, 2) for k, v in sorted(rep.steps().items())}}
+    res["output_sets"], res["output_images"] = rep.plan.n_sets, rep.plan.n_sets * rep.plan.n_lights
+    res["write_output_uncompressed"] = write_floor(work / "c_fast.olat", work)
+    g = zarr.open_group(str(work / "c_fast.olat"), mode="r")
+    res["compression_of_one_set"] = {k: codec_table(g[k][0]) for k in ("olat", "confidence")}
+    io_s = t_stream["median_s"] + res["write_output_uncompressed"]["median_s"]
+    res["io_limit_images_per_s"] = round(raw.n_images / io_s, 1)
+    best = res["fast"]["seconds"]
+    ratios = {"capture_over_stream_read_one_core": round(t_stream["median_s"] / best, 4),
+              "capture_over_read_and_write_one_core": round(io_s / best, 4),
+              "small_over_fast_seconds": round(res["small"]["seconds"] / best, 3),
+              "small_over_fast_bytes": round(res["small"]["stored_mb"] / res["fast"]["stored_mb"], 3)}
+    return res, ratios
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stream", help="capture this raw stream instead of the ingested recording "
+                    "(e.g. a simulated face: nervp simulate S.raw --raw --size 512 --frames 2)")
+    ap.add_argument("--name", default="ingest", help="results file name (benchmarks/results/NAME.json)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cv2.setNumThreads(a.threads)
@@ -107,29 +195,13 @@ def main() -> None:
                             "ingest_images_per_s": round(n / t_ing["median_s"], 1),
                             "read": t_read, "ingest": t_ing}
             ratios[f"{fmt}_ingest_over_read"] = round(t_read["median_s"] / t_ing["median_s"], 3)
-        raw = load_raw(work / "tiff.raw")
-
-        def read_stream():
-            for i in range(raw.n_images):
-                raw.image(i)
-
-        t_stream = timeit(read_stream, repeats=a.repeats)
-        t0 = time.perf_counter()
-        cap_out = work / "c.olat"
-        rep = capture(work / "tiff.raw", cap_out, CaptureConfig(), ExecConfig(workers=1, threads=1))
-        t_cap = time.perf_counter() - t0
-        out_images = rep.plan.n_sets * rep.plan.n_lights
-        results["capture"] = {"images": raw.n_images, "sets": int(raw.small("sets_middle").size),
-                              "output_sets": rep.plan.n_sets, "output_images": out_images,
-                              "output_images_per_s_one_core": round(out_images / t_cap, 2),
-                              "cpu_s_per_step": {k: round(v, 2) for k, v in sorted(rep.steps().items())},
-                              "read_stream_images_per_s": round(raw.n_images / t_stream["median_s"], 1),
-                              "capture_images_per_s_one_core": round(raw.n_images / t_cap, 2),
-                              "read_stream": t_stream, "capture_s": round(t_cap, 2)}
-        ratios["capture_over_stream_read_one_core"] = round(t_stream["median_s"] / t_cap, 4)
+        stream = Path(a.stream) if a.stream else work / "tiff.raw"
+        cap, cap_ratios = capture_results(stream, work, a.repeats)
+        results["capture"] = cap
+        ratios.update(cap_ratios)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    path = write_results("ingest", method=__doc__.split("Run:")[0].strip(), results=results, ratios=ratios,
+    path = write_results(a.name, method=__doc__.split("Run:")[0].strip(), results=results, ratios=ratios,
                          machine_extra={"loadavg": list(os.getloadavg()), "threads": a.threads})
     print(path)
     for k, v in results.items():

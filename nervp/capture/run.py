@@ -31,8 +31,9 @@ from nervp.errors import ConfigError
 from nervp.lightstage.dome import Dome, load_dome_file
 from nervp.store.olat import olat_manifest
 from nervp.store.raw import RawStream
-from nervp.store.space import OLAT_RATIO, check_free_space, olat_frame_bytes
+from nervp.store.space import CAPTURED_RATIO, check_free_space, olat_frame_bytes
 from nervp.store.zstore import (
+    Compression,
     DatasetError,
     check_output,
     dataset_lock,
@@ -127,15 +128,16 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
     check_output(out, overwrite, "olat", [raw_path])
     raw = open_stream(raw_path, cfg.bayer)
     plan = plan_capture(raw, cfg)
-    check_free_space(out, plan.n_sets * olat_frame_bytes(plan.n_lights, plan.height, plan.width) * OLAT_RATIO * 1.5,
-                     "the OLAT dataset (with its flows while it is made)")
+    flow_bytes = plan.n_pairs * plan.height * plan.width * (16 + 8)  # float32 flow pair + its error, uncompressed
+    check_free_space(out, plan.n_sets * olat_frame_bytes(plan.n_lights, plan.height, plan.width) * CAPTURED_RATIO
+                     + flow_bytes, "the OLAT dataset (with its flows while it is made)")
     stream_dome(raw, cfg)  # a bad --dome is refused before any work
     led_scale = measure_led_scale(raw, cfg)
     work = resumable_dir(out)
     ctx = TaskContext(raw_path, work, plan, cfg, float(raw.manifest["black_level"]),
                       float(raw.manifest["white_level"]), led_scale, exe.threads)
     with dataset_lock(out, "capture"), _connect(exe.scheduler) as client:
-        _prepare(work, _fingerprint(raw, cfg, plan, led_scale), plan)
+        _prepare(work, _fingerprint(raw, cfg, plan, led_scale), plan, cfg.compression)
         flows = [p for p in range(plan.n_pairs) if not marker(work, "flow", p).exists()]
         sets = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
         results, where = _execute(ctx, flows, sets, exe, client, on_progress)
@@ -205,7 +207,7 @@ def _fingerprint(raw: RawStream, cfg: CaptureConfig, plan: CapturePlan, led_scal
     return h.hexdigest()
 
 
-def _prepare(work: Path, fingerprint: str, plan: CapturePlan) -> None:
+def _prepare(work: Path, fingerprint: str, plan: CapturePlan, compression: Compression) -> None:
     """Reuse `work` when it belongs to this very job, else (re)create it with empty arrays."""
     state = work / "state.json"
     if work.exists():
@@ -220,22 +222,22 @@ def _prepare(work: Path, fingerprint: str, plan: CapturePlan) -> None:
     (work / DONE).mkdir(parents=True)
     g = zarr.open_group(str(work / DATA), mode="w-")
     frame_array(g, "olat", (T, L, H, W, 3), "float16", "OLAT images aligned to the set's middle instant, "
-                "linear radiance, (T, L, H, W, 3)")
+                "linear radiance, (T, L, H, W, 3)", compression)
     frame_array(g, "confidence", (T, L, H, W), "float16", "alignment confidence in [0, 1] of each OLAT pixel "
-                "(forward-backward flow consistency, inside-frame, unsaturated), (T, L, H, W)")
+                "(forward-backward flow consistency, inside-frame, unsaturated), (T, L, H, W)", compression)
     frame_array(g, "full_lit", (T, H, W, 3), "float32", "all LEDs on: the sum of the aligned OLAT images, "
-                "linear radiance, (T, H, W, 3)")
+                "linear radiance, (T, H, W, 3)", compression)
     frame_array(g, "tracking", (T, H, W, 3), "float32", "the set's middle tracking frame as measured (all LEDs "
-                "on at the set's instant), linear radiance, (T, H, W, 3)")
+                "on at the set's instant), linear radiance, (T, H, W, 3)", compression)
     small_array(g, "time", plan.time, "instant of each set (its middle tracking frame), s, (T,)")
     small_array(g, "source_middle", plan.middles, "raw image index of each set's middle tracking frame, (T,)")
     small_array(g, "source_olat", plan.olat, "raw image index of LED l's image in set t, (T, L)")
     if P:
         fg = zarr.open_group(str(work / FLOWS), mode="w-")
         frame_array(fg, "flow", (P, 2, H, W, 2), "float32", "DIS flow j->j+1 and j+1->j, pixels (x, y)",
-                    compress=False)
+                    compression="none")
         frame_array(fg, "fberr", (P, 2, H, W), "float32", "forward-backward error of each flow, pixels",
-                    compress=False)
+                    compression="none")
     state.write_text(json.dumps({"fingerprint": fingerprint, "plan": plan.to_json()}))
 
 

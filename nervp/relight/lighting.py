@@ -100,6 +100,9 @@ def _load_weights(path: Path) -> LEDWeights:
     except (ValueError, KeyError, TypeError, OSError, OverflowError, EOFError, SyntaxError, TokenError) as e:
         raise LightingError(f"{path}: cannot read LED weights ({e}); expected an (L,) or (L, 3) array "
                             "(.npy, or JSON list / {\"weights\": [...]})") from e
+    if w.dtype.kind not in "biuf":
+        raise LightingError(f"{path}: LED weights must be numbers, got dtype {w.dtype}; save a float array "
+                            "(np.save(path, weights.astype(np.float32)))")
     w = np.asarray(w, dtype=np.float64)
     if w.ndim not in (1, 2) or (w.ndim == 2 and w.shape[1] != 3):
         raise LightingError(f"{path}: LED weights must have shape (L,) or (L, 3), got {w.shape}")

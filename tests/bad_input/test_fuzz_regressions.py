@@ -132,6 +132,10 @@ def test_run_config_that_builds_no_model(run_dir, edit):
     ("empty.npy", b""),
     ("header.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order':\n" + b"\x00" * 80),
     ("literal.npy", b"\x93NUMPY\x01\x00\x16\x00{'descr': __import__}\n"),
+    ("void.npy", b"\x93NUMPY\x01\x00\x76\x00" + b"{'descr': '|V4', 'fortran_order': False, 'shape': (96, 3), }"
+     .ljust(117) + b"\n" + b"\x00" * 96 * 3 * 4),  # fuzz round 5: np.load accepts it, float64 does not
+    ("text.npy", b"\x93NUMPY\x01\x00\x76\x00" + b"{'descr': '|S4', 'fortran_order': False, 'shape': (96,), }"
+     .ljust(117) + b"\n" + b"abcd" * 96),
 ])
 def test_led_weights_files(tmp_path, name, data):
     from nervp.relight.envmap import LightingError

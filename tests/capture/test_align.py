@@ -153,3 +153,21 @@ def test_fast_demosaic_equals_the_reference(pattern):
     dn = rng.integers(0, 256, (3, 12, 18), dtype=np.uint8)
     ref = demosaic_bilinear(torch.from_numpy(dn.astype(np.float32)), pattern).numpy()
     np.testing.assert_allclose(demosaic_dn(dn, pattern), ref, atol=1e-4)
+
+
+def test_half_conversion_matches_numpy_bit_for_bit():
+    """Set tasks cast float32 -> float16 with torch (faster) where numpy's cast was used: both
+    round to nearest even, overflow to inf and keep subnormals, so every bit must agree."""
+    from nervp.capture.tasks import _add_half, _to_half
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0, 1, 50_000), rng.normal(0, 3e4, 50_000), rng.uniform(0, 1e-4, 50_000),
+                        [np.inf, -np.inf, 65504.0, 65520.0, 65519.99, -0.0, 2.0**-24, 2.0**-25]]).astype(np.float32)
+    dst = np.empty(x.shape, np.float16)
+    _to_half(dst, x)
+    with np.errstate(over="ignore"):
+        assert np.array_equal(dst.view(np.uint16), x.astype(np.float16).view(np.uint16))
+    acc, ref = np.ones(x.shape, np.float32), np.ones(x.shape, np.float32)
+    _add_half(acc, dst)
+    ref += dst
+    assert np.array_equal(acc.view(np.uint32), ref.view(np.uint32))

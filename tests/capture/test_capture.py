@@ -191,3 +191,20 @@ def test_two_runs_never_share_a_work_directory(moving_raw, tmp_path):
     lock.write_text("999999999")  # left by a process that is gone: taken over
     capture(moving_raw, out, CaptureConfig(align=False), ONE)
     assert load_olat(out).n_frames == 3 and not lock.exists()
+
+
+def test_compression_changes_the_chunk_bytes_not_the_values(reference, moving_raw, tmp_path):
+    """`--compression small|none` store the very values of the default (fast, lz4) output; each
+    array records its codec."""
+    import zarr
+
+    fast = zarr.open_group(str(reference[0]), mode="r")
+    assert fast["olat"].metadata.codecs[1].cname.value == "lz4"
+    for kind, cname in (("small", "zstd"), ("none", None)):
+        rep = capture(moving_raw, tmp_path / f"{kind}.olat", CaptureConfig(set_stride=1, compression=kind), ONE)
+        other = zarr.open_group(str(rep.out), mode="r")
+        names = [c.cname.value for c in other["olat"].metadata.codecs if hasattr(c, "cname")]
+        assert names == ([cname] if cname else [])
+        for name in ("olat", "confidence", "full_lit", "tracking"):
+            a, b = fast[name][...], other[name][...]
+            assert a.dtype == b.dtype and np.array_equal(a.view(np.uint8), b.view(np.uint8)), name
