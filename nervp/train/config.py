@@ -83,6 +83,7 @@ class TrainConfig:
         _positive_int(**{"model.rank": m.rank, "model.base-channels": m.base_channels,
                          "model.max-channels": m.max_channels, "model.depth": m.depth,
                          "model.in-frames": m.in_frames})
+        check_model_size(m)
         if not 0.0 <= m.alpha_margin < 0.5:
             raise ConfigError(f"--model.alpha-margin must be in [0, 0.5), got {m.alpha_margin}")
         if m.head not in HEADS:
@@ -110,6 +111,23 @@ class TrainConfig:
             return 1.0
         x = min(1.0, (step - start) / max(self.steps - start, 1))
         return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * x))
+
+
+MAX_DEPTH = 12
+"""The U-Net halves the image `depth` times, so depth 12 already needs images of 4096 pixels."""
+MAX_CHANNELS = 4096
+"""8x the paper preset's widest layer (512); a wider setting is a typo that would hang or exhaust
+memory building the model."""
+
+
+def check_model_size(m: TranslatorConfig) -> None:
+    """ConfigError for a network too deep or wide to build (also checked on a run's config.json
+    before its model is built: a depth of 2**31 would spend minutes making the layer list)."""
+    if m.depth > MAX_DEPTH:
+        raise ConfigError(f"--model.depth must be at most {MAX_DEPTH} (images are divided by 2**depth), got {m.depth}")
+    for name, v in (("base-channels", m.base_channels), ("max-channels", m.max_channels)):
+        if v > MAX_CHANNELS:
+            raise ConfigError(f"--model.{name} must be at most {MAX_CHANNELS}, got {v}")
 
 
 def _positive_int(**values: int) -> None:

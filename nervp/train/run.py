@@ -34,7 +34,7 @@ from nervp.store.outputs import (
 )
 from nervp.store.zstore import one_line, read_json, read_manifest
 from nervp.train.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, read_tensors
-from nervp.train.config import TrainConfig
+from nervp.train.config import TrainConfig, check_model_size
 from nervp.train.data import load_training_set
 from nervp.train.trainer import DistInfo, Trainer, init_distributed
 
@@ -400,8 +400,10 @@ def load_run(run_dir: Path | str, device: str = "auto", step: int | None = None)
     info = RunInfo.from_json(raw, cfg_path)
     cfg = info.train
     try:  # the settings' types and values are unchecked JSON until a model is built from them
+        check_model_size(cfg.model)
         model, steps = Translator(cfg.model), int(cfg.steps)
-    except (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError, IndexError, KeyError) as e:
+    except (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError, IndexError, KeyError,
+            ConfigError) as e:
         raise RunError(f"{cfg_path} holds settings no model can be built from ({e.__class__.__name__}: {e}): "
                        "train a new run") from e
     final = run_dir / "model.safetensors"

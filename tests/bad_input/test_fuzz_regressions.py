@@ -117,6 +117,9 @@ def run_dir(tmp_path) -> Path:
     pytest.param(lambda d: d.__setitem__("fps", 10 ** 400), id="fps-beyond-float64"),
     pytest.param(lambda d: d.__setitem__("n_frames", float("inf")), id="n-frames-infinite"),
     pytest.param(lambda d: d.__setitem__("height", float("inf")), id="height-infinite"),
+    # fuzz round 6: a depth of 2**31 spent minutes building the layer list
+    pytest.param(lambda d: d["train"]["model"].__setitem__("depth", 2 ** 31), id="depth-2-to-31"),
+    pytest.param(lambda d: d["train"]["model"].__setitem__("base_channels", 10 ** 9), id="channels-1e9"),
 ])
 def test_run_config_that_builds_no_model(run_dir, edit):
     from nervp.train.run import RunError, load_run
