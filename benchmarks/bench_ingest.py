@@ -81,7 +81,7 @@ def write_recording(root: Path, size: int, fmt: str) -> tuple[Path, Path, Path, 
 
 def codec_table(chunk: np.ndarray) -> dict:
     """Stored/raw size and single-thread encode/decode MB/s of each `Compression` on one chunk."""
-    numcodecs.blosc.set_nthreads(1)
+    threads = numcodecs.blosc.set_nthreads(1)  # returns the previous setting
     data, mb, out = chunk.tobytes(), chunk.nbytes / 2**20, {}
     for kind in ("small", "fast"):
         c = compressor(kind)[0]
@@ -91,7 +91,7 @@ def codec_table(chunk: np.ndarray) -> dict:
         t_dec = timeit(lambda b=blosc, e=enc: b.decode(e), repeats=3)["median_s"]
         out[kind] = {"codec": f"blosc {c.cname.value} {c.clevel} {c.shuffle.value}", "stored_over_raw": round(len(enc) / len(data), 3),
                      "encode_mb_per_s": round(mb / t_enc), "decode_mb_per_s": round(mb / t_dec)}
-    numcodecs.blosc.set_nthreads(os.cpu_count() or 1)
+    numcodecs.blosc.set_nthreads(threads)
     return out
 
 

@@ -41,8 +41,9 @@ class CaptureConfig:
     of the stream's dome (same LED count); with --calibrate its rgb are the LED intensities."""
     compression: Compression = "fast"
     """Chunk compression of the output sets: fast (Blosc lz4, byte shuffle), small (Blosc zstd
-    level 3, bit shuffle) or none (checksum only). Camera noise fills the low bits of float16 radiance, so zstd saves only
-    5-25 % of an OLAT array and writes it 4-10x slower (docs/CAPTURE.md, "Chunk compression")."""
+    level 3, bit shuffle) or none (checksum only). Camera noise fills the low bits of float16
+    radiance, so zstd makes an OLAT array only 6-28 % smaller and encodes it 3-13x slower
+    (docs/CAPTURE.md, "Chunk compression")."""
     confidence_px: float = 0.5
     """Forward-backward flow disagreement (pixels, root-sum-square along the chain) at which
     confidence falls to exp(-1/2) = 0.61."""

@@ -26,7 +26,16 @@ import zarr
 
 from nervp.capture.config import CaptureConfig, ExecConfig
 from nervp.capture.plan import CapturePlan, open_stream, plan_capture
-from nervp.capture.tasks import DATA, DONE, FLOWS, TaskContext, flow_task, marker, set_task
+from nervp.capture.tasks import (
+    DATA,
+    DONE,
+    FLOWS,
+    TaskContext,
+    flow_task,
+    marker,
+    release_buffers,
+    set_task,
+)
 from nervp.errors import ConfigError
 from nervp.lightstage.dome import Dome, load_dome_file
 from nervp.store.olat import olat_manifest
@@ -140,7 +149,10 @@ def capture(raw_path: Path | str, out: Path | str, cfg: CaptureConfig | None = N
         _prepare(work, _fingerprint(raw, cfg, plan, led_scale), plan, cfg.compression)
         flows = [p for p in range(plan.n_pairs) if not marker(work, "flow", p).exists()]
         sets = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
-        results, where = _execute(ctx, flows, sets, exe, client, on_progress)
+        try:
+            results, where = _execute(ctx, flows, sets, exe, client, on_progress)
+        finally:
+            release_buffers()  # set tasks run in this thread keep 200 MB at 512^2 otherwise
         missing = [t for t in range(plan.n_sets) if not marker(work, "set", t).exists()]
         if missing:
             raise DatasetError(f"set {missing[0]} reported done but its output is missing; run again to redo it")

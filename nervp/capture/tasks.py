@@ -104,6 +104,11 @@ def _set_buffers(L: int, H: int, W: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return _BUFFERS.arrays
 
 
+def release_buffers() -> None:
+    """Free this thread's set buffers (a capture run in this process calls it when done)."""
+    _BUFFERS.__dict__.clear()
+
+
 def _to_half(dst: np.ndarray, src: np.ndarray) -> None:
     """dst (float16) = src (float32), rounded to nearest even as numpy's cast; torch's
     vectorised conversion is about 8x faster on a CPU."""

@@ -82,8 +82,8 @@ class DatasetError(NervpError):
 Compression = Literal["small", "fast", "none"]
 """How a frame array's chunks are compressed (every choice reads back the same values):
 small = Blosc zstd level 3 with bit shuffling (the default: smallest files); fast = Blosc lz4
-with byte shuffling (4-10x faster to write, for arrays of noisy camera data that zstd shrinks
-by only 5-25 %; measured in docs/CAPTURE.md); none = checksummed only."""
+with byte shuffling (3-13x faster to encode, for arrays of noisy camera data that zstd shrinks
+by only 6-28 %; measured in docs/CAPTURE.md); none = checksummed only."""
 
 
 def compressor(kind: Compression = "small") -> tuple[Codec, ...]:

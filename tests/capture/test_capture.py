@@ -208,3 +208,12 @@ def test_compression_changes_the_chunk_bytes_not_the_values(reference, moving_ra
         for name in ("olat", "confidence", "full_lit", "tracking"):
             a, b = fast[name][...], other[name][...]
             assert a.dtype == b.dtype and np.array_equal(a.view(np.uint8), b.view(np.uint8)), name
+
+
+def test_a_capture_in_this_process_frees_its_set_buffers(reference):
+    """Set tasks reuse per-thread buffers (200 MB at 512^2); a capture run in the calling thread
+    releases them when it ends, so a later stage (the demo trains next) does not carry them."""
+    from nervp.capture import tasks
+
+    assert reference[1].sets_run > 0  # the fixture's capture ran its set tasks in this thread
+    assert not hasattr(tasks._BUFFERS, "arrays")
