@@ -42,7 +42,8 @@ class EstimateLight:
     out: tyro.conf.Positional[Annotated[Path, tyro.conf.arg(metavar="OUT.json")]]
     """Where the estimate goes (JSON: weights, led_directions, dominant_direction, ambient, ...)."""
     target_run: Annotated[Path | None, tyro.conf.arg(name="run", metavar="RUN")] = None
-    """A finished `nervp train` run: weights for its dataset's dome (default: the virtual stage's)."""
+    """A finished `nervp train` run: weights for its dataset's dome (default: the virtual stage's),
+    estimated by the run's own estimator when it was trained with --estimator."""
     preview: Path | None = None
     """Also write OUT.png: the photo (a video's middle frame) beside its estimated environment."""
     cfg: Annotated[EstimateConfig, tyro.conf.arg(name="")] = field(default_factory=EstimateConfig)
@@ -54,6 +55,7 @@ class EstimateLight:
         from nervp.errors import ConfigError
         from nervp.estimate.core import estimate_light
         from nervp.estimate.photo import load_plate
+        from nervp.estimate.refine import run_estimator
         from nervp.fileio import write_json_atomic
         from nervp.store.outputs import Output, claim
 
@@ -67,7 +69,7 @@ class EstimateLight:
             plate = load_plate(self.source, self.cfg.max_frames)
             dome, gain = dome_of(self.target_run)
             cfg = self.cfg if gain is None else EstimateConfig(**{**vars(self.cfg), "gain": gain})
-            est = estimate_light(plate, cfg, dome)
+            est = estimate_light(plate, cfg, dome, weights_file=run_estimator(self.target_run))
             picture = None
             if self.preview is not None:
                 from nervp.estimate.preview import preview

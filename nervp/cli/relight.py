@@ -26,31 +26,40 @@ class Relight:
     """Light like this photo (PNG, JPEG, EXR) or video plate (per frame, smoothed): the lighting
     is estimated (`nervp estimate-light`, shipped estimator) and replaces --light; --background env
     then shows the estimated environment."""
+    estimator_run: Annotated[Path | None, tyro.conf.arg(name="run", metavar="RUN")] = None
+    """With --light-from: a `nervp train --estimator` run of this target, whose own estimator
+    reads the photo (default: the shipped estimator)."""
 
     def run(self) -> None:
         from nervp.composite.output import output_spec
         from nervp.composite.pipeline import run_relight
+        from nervp.errors import ConfigError
         from nervp.store.outputs import claim, existing_files
 
         s = self.settings
-        inputs = [self.source, *existing_files([s.light, s.background, self.light_from])]
+        inputs = [self.source, *existing_files([s.light, s.background, self.light_from, self.estimator_run])]
         spec = output_spec(self.out, s.overwrite, s.strip, inputs)
         with claim(spec.outputs(s.strip), s.overwrite, inputs, "relight"):
-            given = None if self.light_from is None else estimated_lighting(self.source, self.light_from)
+            if self.estimator_run is not None and self.light_from is None:
+                raise ConfigError(f"--run {self.estimator_run} names the estimator for --light-from; give --light-from PHOTO too")
+            given = None if self.light_from is None else estimated_lighting(self.source, self.light_from,
+                                                                          self.estimator_run)
             run_relight(self.source, self.out, s, given)
 
 
-def estimated_lighting(source: Path, plate_path: Path):
-    """The FrameLighting of a photo or video plate on `source`'s dome (see `--light-from`)."""
+def estimated_lighting(source: Path, plate_path: Path, run: Path | None = None):
+    """The FrameLighting of a photo or video plate on `source`'s dome (see `--light-from`), read
+    by `run`'s own estimator when given."""
     from nervp.composite.pipeline import FrameLighting
     from nervp.estimate.core import EstimateConfig, estimate_light
     from nervp.estimate.photo import load_plate
     from nervp.estimate.preview import env_image
+    from nervp.estimate.refine import estimator_of
     from nervp.relight.envmap import EnvMap
     from nervp.store.field import open_source
 
     src = open_source(source)
     plate = load_plate(plate_path)
-    est = estimate_light(plate, EstimateConfig(gain=src.gain), src.dome)
+    est = estimate_light(plate, EstimateConfig(gain=src.gain), src.dome, weights_file=estimator_of(run))
     env = EnvMap(env_image(est.sh.mean(0)), name=plate_path.stem)
     return FrameLighting(est.weights, env, f"from {plate_path.name}")

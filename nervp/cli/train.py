@@ -8,6 +8,7 @@ from typing import Annotated
 
 import tyro
 
+from nervp.estimate.refine import RefineConfig
 from nervp.presets import TRAIN_PRESETS, PresetName
 from nervp.progress import console, progress_bar
 from nervp.train.config import TrainConfig
@@ -32,6 +33,11 @@ class Train:
     """Let --steps change an existing run's length: it goes on from its last checkpoint that a run
     of the new length shares (the learning rate decays over the end of the new length) and
     later checkpoints and final weights move to RUN/superseded/."""
+    estimator: bool = False
+    """Also train the lighting estimator on the target's OLAT frames once the translator is done
+    (RUN/estimator.safetensors, about a minute on a CPU); `nervp estimate-light --run RUN` and
+    `nervp relight --run RUN --light-from PHOTO` then use it (docs/ESTIMATE.md)."""
+    estimator_cfg: Annotated[RefineConfig, tyro.conf.arg(name="estimator")] = field(default_factory=RefineConfig)
 
     @staticmethod
     def default_for(preset: str, argv: list[str]) -> Train:
@@ -43,6 +49,7 @@ class Train:
 
         cfg = self.cfg
         cfg.validate()
+        self.estimator_cfg.validate()
         if self.minutes is not None and not self.minutes > 0:
             raise ConfigError(f"--minutes must be positive, got {self.minutes}")
         if cfg.loss.vgg_weights is None:
@@ -62,3 +69,35 @@ class Train:
             console.print(f"run {self.run_dir} was already finished (step {was.get('step')}): nothing to do, "
                           "its final weights and metrics are kept")
         console.print(f"run {self.run_dir}: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
+        if self.estimator:
+            self.train_estimator()
+
+    def train_estimator(self) -> None:
+        """RUN/estimator.safetensors (`nervp.estimate.refine`), unless the run has one; the main
+        process only under torchrun."""
+        import os
+
+        from nervp.estimate.refine import ESTIMATOR, refine, run_estimator, save_estimator
+        from nervp.store.olat import load_olat
+        from nervp.train.data import split_frames
+
+        if os.environ.get("RANK", "0") != "0":
+            return
+        have = run_estimator(self.run_dir)
+        if have is not None:
+            console.print(f"{have} exists: the run's estimator is kept (delete it to train it again)")
+            return
+        with progress_bar("steps") as bar:
+            task = bar.add_task("estimator", total=self.estimator_cfg.steps)
+
+            def log(msg: str) -> None:
+                if msg.startswith("estimator step "):
+                    bar.update(task, completed=int(msg.split()[2].split("/")[0]),
+                               description=f"estimator error {float(msg.rsplit(' ', 1)[1]):.4f}")
+
+            ds = load_olat(self.dataset)
+            n_train = len(split_frames(ds.n_frames, self.cfg.val_fraction)[0]) if ds.n_frames > 1 else 1
+            net, meta = refine(ds, self.estimator_cfg, n_train, log)
+        save_estimator(net, self.run_dir / ESTIMATOR, meta)
+        console.print(f"wrote {self.run_dir / ESTIMATOR}: relit-image error on the target's photographs "
+                      f"{meta['relit_error_shipped']:.4f} (shipped estimator) -> {meta['relit_error_refined']:.4f}")

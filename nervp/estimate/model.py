@@ -95,10 +95,18 @@ def load_net(path: Path = WEIGHTS) -> tuple[LightNet, dict]:
 
     if not Path(path).is_file():
         raise NervpError(f"{path}: no estimator weights; train them with `python -m nervp.estimate.train_builtin`")
-    with safe_open(str(path), "pt") as fh:
-        meta = {k: json.loads(v) for k, v in (fh.metadata() or {}).items()}
-    net = LightNet(NetConfig(**meta.pop("config", {})))
-    net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()}, strict=True)
+    try:
+        with safe_open(str(path), "pt") as fh:
+            meta = {k: json.loads(v) for k, v in (fh.metadata() or {}).items()}
+        cfg = meta.pop("config", {})
+        shape = NetConfig(**{k: int(cfg[k]) for k in ("order", "width", "hidden") if k in cfg})
+        if not (0 <= shape.order <= 8 and 1 <= shape.width <= 256 and 1 <= shape.hidden <= 4096):
+            raise ValueError(f"network shape {shape} out of range")
+        net = LightNet(shape)
+        net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()}, strict=True)
+    except Exception as e:  # a corrupt or foreign file: safetensors, JSON and shape errors alike
+        raise NervpError(f"{path} is not a nervp lighting estimator or is corrupted ({e.__class__.__name__}): "
+                         "train it again (`nervp train DATASET RUN --estimator`)") from e
     return net.eval(), meta
 
 

@@ -107,3 +107,30 @@ def test_relight_light_from_no_face(capsys, tmp_path, tiny_olat):
     out = tmp_path / "r.mp4"
     refused(capsys, ["relight", tiny_olat, out, "--light-from", src], inputs=[src, tiny_olat], outputs=[out],
             match="no face found")
+
+
+def test_relight_run_without_estimator(capsys, tmp_path, tiny_olat, tiny_run, stage_portrait):
+    photo, _ = stage_portrait
+    out = tmp_path / "r.mp4"
+    refused(capsys, ["relight", tiny_olat, out, "--light-from", photo, "--run", tiny_run],
+            inputs=[photo, tiny_olat, tiny_run], outputs=[out], match="estimator.safetensors.*--estimator")
+
+
+def test_relight_run_without_light_from(capsys, tmp_path, tiny_olat, tiny_run):
+    out = tmp_path / "r.mp4"
+    refused(capsys, ["relight", tiny_olat, out, "--run", tiny_run], inputs=[tiny_olat, tiny_run], outputs=[out],
+            match="--light-from")
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 64, b"{}" * 40], ids=["empty", "zeros", "not-safetensors"])
+def test_estimate_light_corrupt_run_estimator(capsys, tmp_path, tiny_run, stage_portrait, content):
+    """A run whose estimator.safetensors is damaged: one line naming it, nothing written."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "estimator.safetensors").write_bytes(content)
+    photo, _ = stage_portrait
+    out = tmp_path / "o.json"
+    refused(capsys, ["estimate-light", photo, out, "--run", run], inputs=[photo, run], outputs=[out],
+            match="estimator.safetensors is not a nervp lighting estimator")
