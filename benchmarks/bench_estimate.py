@@ -63,19 +63,20 @@ def main() -> None:
     cal = led_calibration(dome, 2.2)
     net, _ = load_net()
     lm = track_landmarks(plate)
-    crops = face_crops(plate, lm)
+    crops = face_crops(plate, lm)[0]  # the photo's views
     r = a.repeats
     results = {
         "size": [plate.width, plate.height],
         "track_s": timeit(lambda: track_landmarks(plate), r),
         "crop_s": timeit(lambda: face_crops(plate, lm), r),
         "cnn_s": timeit(lambda: predict(net, crops), r),
-        "weights_s": timeit(lambda: sh_to_weights(predict(net, crops)[0], dome, cal), r),
+        "weights_s": timeit(lambda: sh_to_weights(predict(net, crops).mean(0), dome, cal), r),
         "learned_total_s": timeit(lambda: estimate_light(plate, EstimateConfig(), dome), r),
         "sh_baseline_fit_s": timeit(lambda: estimate_sh(plate.linear[0], lm[0], plate.clip), max(3, r // 3)),
         "sh_total_s": timeit(lambda: estimate_light(plate, EstimateConfig(method="sh"), dome), max(3, r // 3)),
         "net_parameters": int(sum(p.numel() for p in net.parameters())),
         "crop_px": C.NET,
+        "views": len(C.VIEW_SHIFTS) * len(C.VIEW_SCALES),
     }
     ratios = {"sh_over_learned_total": round(results["sh_total_s"]["median_s"]
                                              / results["learned_total_s"]["median_s"], 3),

@@ -183,3 +183,13 @@ def photo_jpeg(root: Path) -> Path:
 
     cv2.imwrite(str(root / "photo.jpg"), _face_like()[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 80])
     return root / "photo.jpg"
+
+
+def estimator(root: Path) -> Path:
+    """A lighting estimator file (`nervp train --estimator`) of a tiny network (order 1, a few
+    channels: same format, a few kB, so mutations reach the header as often as the tensors)."""
+    from nervp.estimate.model import LightNet, NetConfig, save_net
+
+    net = LightNet(NetConfig(order=1, width=2, hidden=4))
+    save_net(net, root / "estimator.safetensors", {"seed": 0, "steps": 1, "dataset": "target.olat"})
+    return root / "estimator.safetensors"

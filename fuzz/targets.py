@@ -132,6 +132,12 @@ def _photo(path: Path) -> None:
     load_plate(path)
 
 
+def _estimator(path: Path) -> None:
+    from nervp.estimate.model import load_net
+
+    load_net(path)
+
+
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("manifest", _in_dataset("manifest.json"), _manifest, json=True),
     Target("zarr_array", _in_dataset("images/zarr.json"), lambda p: _read_dataset(p.parents[1]), json=True),
@@ -149,4 +155,5 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("timestamps", _several(seeds.timestamps), _timestamps),
     Target("photo_png", _single(seeds.photo_png), _photo),
     Target("photo_jpeg", _single(seeds.photo_jpeg), _photo),
+    Target("estimator", _single(seeds.estimator), _estimator),
 ]}

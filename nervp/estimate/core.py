@@ -133,10 +133,23 @@ def track_landmarks(plate: Plate) -> np.ndarray:
     return lm
 
 
-def face_crops(plate: Plate, landmarks: np.ndarray) -> np.ndarray:
-    """(T, 64, 64, 3) linear centred face crops (`crop`)."""
-    lin = np.minimum(plate.linear, np.float32(1e6))
-    return np.stack([C.centre(C.crop(lin[t], C.face_box(landmarks[t]))) for t in range(plate.n_frames)])
+def face_crops(plate: Plate, landmarks: np.ndarray, frames: range | None = None) -> np.ndarray:
+    """(T, V, 64, 64, 3) linear face crops: the `crop.views` of each frame (of `frames`, default all)."""
+    frames = range(plate.n_frames) if frames is None else frames
+    return np.stack([C.views(np.minimum(plate.linear[t], np.float32(1e6)), C.face_box(landmarks[t])) for t in frames])
+
+
+def learned_sh(net, plate: Plate, landmarks: np.ndarray, chunk: int = 32) -> np.ndarray:
+    """(T, K, 3) SH radiance of every frame: the mean of the network's estimates of its views
+    (`crop.views`), `chunk` frames at a time (a long video's crops never all in memory)."""
+    from nervp.estimate.model import predict
+
+    out = []
+    for t0 in range(0, plate.n_frames, chunk):
+        crops = face_crops(plate, landmarks, range(t0, min(t0 + chunk, plate.n_frames)))
+        sh = predict(net, crops.reshape(-1, *crops.shape[2:]))
+        out.append(sh.reshape(*crops.shape[:2], *sh.shape[1:]).mean(1))
+    return np.concatenate(out)
 
 
 def smooth(sh: np.ndarray, fps: float | None, sigma_s: float) -> np.ndarray:
@@ -165,11 +178,11 @@ def estimate_light(plate: Plate, cfg: EstimateConfig = EstimateConfig(), dome: D
         sh = np.stack([estimate_sh(plate.linear[t], landmarks[t], plate.clip) for t in range(plate.n_frames)])
         model = {"name": "sh-order-2", "albedo": "mean virtual-stage skin"}
     else:
-        from nervp.estimate.model import WEIGHTS, load_net, predict
+        from nervp.estimate.model import WEIGHTS, load_net
 
         path = weights_file or WEIGHTS
         net, meta = load_net(path)
-        sh = predict(net, face_crops(plate, landmarks))
+        sh = learned_sh(net, plate, landmarks)
         model = {"name": "generic" if path == WEIGHTS else Path(path).stem, "order": net.cfg.order,
                  "train": {k: meta[k] for k in ("seed", "steps", "performers") if k in meta}}
     sh = smooth(sh, plate.fps, cfg.smooth_s)

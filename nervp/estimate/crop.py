@@ -20,6 +20,23 @@ NET = STORE - 2 * JITTER
 """Side (px) of the network's input (64)."""
 
 
+VIEW_SHIFTS = ((0, 0), (3, 0), (-3, 0), (0, 3), (0, -3))
+"""Offsets (in the network window's pixels, x then y) of the views a photo is read through; the
+set is its own mirror image, so a mirrored photo gets the mirrored set of views."""
+VIEW_SCALES = (0.88, 0.94, 1.0, 1.06, 1.12)
+"""Sides of the views relative to `face_box`'s."""
+
+
+def views(image: np.ndarray, box: tuple[float, float, float]) -> np.ndarray:
+    """(V, NET, NET, C) centred windows of crops of `image` around `box` moved by every
+    `VIEW_SHIFTS` and resized by every `VIEW_SCALES` (V = 25): the estimate is their mean, which
+    makes it less sensitive to exactly where the landmarks put the box."""
+    cx, cy, side = box
+    out = [centre(crop(image, (cx + dx * side / NET, cy + dy * side / NET, side * k)))
+           for k in VIEW_SCALES for dx, dy in VIEW_SHIFTS]
+    return np.stack(out)
+
+
 def face_box(landmarks: np.ndarray) -> tuple[float, float, float]:
     """(centre x, centre y, side) in pixels of the crop around landmarks (N, 2) pixel (x, y)."""
     lm = np.asarray(landmarks, dtype=np.float64)
@@ -42,9 +59,11 @@ def crop(image: np.ndarray, box: tuple[float, float, float], size: int = STORE) 
         img = cv2.resize(image, (max(1, image.shape[1] // k), max(1, image.shape[0] // k)),
                          interpolation=cv2.INTER_AREA)
         f = image.shape[1] / img.shape[1], image.shape[0] / img.shape[0]
-        cx, cy, side = cx / f[0], cy / f[1], side / f[0]
+        cx, cy, side = (cx + 0.5) / f[0] - 0.5, (cy + 0.5) / f[1] - 0.5, side / f[0]  # area pixels' centres
         s = size / side
-    m = np.array([[s, 0.0, size / 2 - s * cx], [0.0, s, size / 2 - s * cy]], dtype=np.float64)
+    # cv2 samples at integer pixel centres: the box centre lands on the middle of the output,
+    # (size - 1) / 2, so that cropping a mirrored image around the mirrored box mirrors the crop
+    m = np.array([[s, 0.0, (size - 1) / 2 - s * cx], [0.0, s, (size - 1) / 2 - s * cy]], dtype=np.float64)
     out = cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                          borderValue=0)
     return out.reshape(size, size, -1) if image.ndim == 3 else out

@@ -19,6 +19,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ ESTIMATOR = "estimator.safetensors"
 class RefineConfig:
     """Settings of the per-target estimator training (`nervp train --estimator`)."""
 
+    mode: Literal["full", "gain"] = "full"
+    """full: go on training every weight on the target's photographs; gain: keep the shipped
+    network and fit only one RGB gain of its output to them (the target's albedo; seconds)."""
     steps: int = 1500
     """Adam steps from the shipped weights."""
     frames: int = 24
@@ -53,6 +57,8 @@ class RefineConfig:
     """Seeds the lightings, the photographs and the sample order."""
 
     def validate(self) -> None:
+        if self.mode not in ("full", "gain"):
+            raise ConfigError(f"--estimator.mode must be full or gain, got {self.mode!r}")
         for name in ("steps", "frames", "samples", "lightings", "batch"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
@@ -131,11 +137,15 @@ def refine(ds, cfg: RefineConfig = RefineConfig(), n_train: int | None = None, l
     pinv1 = torch.as_tensor(np.linalg.pinv(Yn[:, :4]), dtype=torch.float32)
     fixed = (grams, Y, scale, pinv1)
     before = relit_error(net, data, *fixed)
+    if cfg.mode == "gain":
+        g = fit_gain(net, data, grams, Y, scale)
+        scale_output(net, g)
+        log(f"estimator gain: {g[0]:.3f} {g[1]:.3f} {g[2]:.3f}")
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / cfg.steps, 1.0))))
     rng = np.random.default_rng(cfg.seed + 4)
     run_rel = 0.0
-    for step in range(1, cfg.steps + 1):
+    for step in range(1, (cfg.steps if cfg.mode == "full" else 0) + 1):
         b = rng.integers(cfg.samples, size=cfg.batch)
         x = torch.from_numpy(data.photos[b].astype(np.float32)).permute(0, 3, 1, 2)
         rel, d = losses(net, x, torch.from_numpy(data.sets[b]), torch.from_numpy(data.weights[b]),
@@ -149,12 +159,43 @@ def refine(ds, cfg: RefineConfig = RefineConfig(), n_train: int | None = None, l
         run_rel = float(rel.detach()) if step == 1 else 0.95 * run_rel + 0.05 * float(rel.detach())
         if step % 100 == 0 or step == cfg.steps:
             log(f"estimator step {step}/{cfg.steps}: relit error {run_rel:.4f}")
-    meta = {"seed": cfg.seed, "steps": cfg.steps, "frames": cs.n, "samples": cfg.samples,
+    meta = {"mode": cfg.mode, "seed": cfg.seed, "steps": cfg.steps if cfg.mode == "full" else 0, "frames": cs.n, "samples": cfg.samples,
             "lightings": cfg.lightings, "maps": sorted(p.name for p in Path(cfg.maps).glob("*")) if cfg.maps else [],
             "dataset": str(ds.path), "n_lights": dome.n_lights, "gain": gain,
             "from": {k: generic_meta[k] for k in ("seed", "steps", "performers") if k in generic_meta},
             "relit_error_shipped": round(before, 5), "relit_error_refined": round(relit_error(net, data, *fixed), 5)}
     return net.eval(), meta
+
+
+def fit_gain(net, data, grams, Y, scale, chunk: int = 256) -> np.ndarray:
+    """(3,) the RGB gain g that minimises the mean relative relit-image error of g times the
+    (mirror-symmetrised) estimate over the photographs of `data`: per channel a 1-D least
+    squares, g_c = sum_b <w, v>_G / |v|_G^2 over sum_b |w|_G^2 / |v|_G^2 (w estimated, v true)."""
+    from nervp.estimate.model import normalise
+
+    num, den = np.zeros(3), np.zeros(3)
+    with torch.no_grad():
+        for i in range(0, len(data.sets), chunk):
+            x = torch.from_numpy(data.photos[i:i + chunk].astype(np.float32)).permute(0, 3, 1, 2)
+            xn, k = normalise(x)
+            w = torch.relu(torch.einsum("lk,bkc->blc", Y, net(xn) * k[:, None, None])) * scale
+            v = torch.from_numpy(data.weights[i:i + chunk])
+            G = grams[torch.from_numpy(data.sets[i:i + chunk])]
+            ref = torch.einsum("blc,bclm,bmc->b", v, G, v).clamp(min=1e-12)[:, None]
+            num += (torch.einsum("blc,bclm,bmc->bc", w, G, v) / ref).sum(0).double().numpy()
+            den += (torch.einsum("blc,bclm,bmc->bc", w, G, w) / ref).sum(0).double().numpy()
+    return np.clip(num / np.maximum(den, 1e-12), 0.1, 10.0)
+
+
+def scale_output(net, g: np.ndarray) -> None:
+    """Multiply the network's SH output of colour channel c by g[c] (its last layer's rows: the
+    output is viewed as (K, 3), so row j is channel j mod 3). Exact: LED weights are a clamped
+    linear function of the coefficients, and clamping commutes with a positive gain."""
+    last = net.head[-1]
+    f = torch.as_tensor(np.tile(np.asarray(g, np.float32), last.out_features // 3))
+    with torch.no_grad():
+        last.weight.mul_(f[:, None])
+        last.bias.mul_(f)
 
 
 def relit_error(net, data, grams, Y, scale, pinv1, chunk: int = 256) -> float:

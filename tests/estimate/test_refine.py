@@ -86,3 +86,20 @@ def test_train_estimator_flag_and_its_use(tmp_path, tiny_olat, stage_portrait):
     assert main(["relight", str(tiny_olat), str(mp4), "--light-from", str(photo), "--run", str(run),
                  "--frames", "2"]) == 0
     assert mp4.stat().st_size > 0
+
+
+def test_gain_mode_fits_the_best_rgb_gain(tiny_olat):
+    """mode=gain keeps the shipped network and scales its output per channel: the fitted gain is
+    the least-squares optimum, so the error on the photographs cannot rise, and the scaled
+    network equals gain times the shipped one's output."""
+    from nervp.estimate.model import load_net, predict
+    from nervp.store.olat import load_olat
+
+    net, meta = refine(load_olat(tiny_olat), RefineConfig(mode="gain", frames=3, samples=128, lightings=32))
+    assert meta["steps"] == 0 and meta["relit_error_refined"] <= meta["relit_error_shipped"] + 1e-6, meta
+    shipped, _ = load_net()
+    x = np.random.default_rng(2).uniform(0.05, 1.0, (1, 64, 64, 3)).astype(np.float32)
+    a, b = predict(shipped, x), predict(net, x)
+    g = (b * a).sum((0, 1)) / (a * a).sum((0, 1))
+    assert np.all((g > 0.1) & (g < 10))
+    assert np.allclose(b, a * g[None, None], rtol=1e-4, atol=1e-6)
