@@ -54,7 +54,7 @@ def refined(seed: int, work: Path, cfg: RefineConfig) -> tuple[Path, dict]:
     if not ds_path.is_dir():
         sim = dataclasses.replace(sim_preset("default"), size=128, frames=30, performer=PerformerConfig(seed=seed))
         simulate(ds_path, sim)
-    out = work / f"estimator{seed}-{cfg.mode}-{cfg.steps}-{'maps' if cfg.maps else 'nomaps'}.safetensors"
+    out = work / f"estimator{seed}-{cfg.mode}-{cfg.steps}-{cfg.lr:g}-{'maps' if cfg.maps else 'nomaps'}.safetensors"
     t0 = time.perf_counter()
     net, meta = refine(load_olat(ds_path), cfg, 24, log=lambda m: print(m, flush=True) if "00/" not in m or "000/" in m else None)
     meta["seconds"] = round(time.perf_counter() - t0, 1)
@@ -69,6 +69,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("out/eval_refine"))
     ap.add_argument("--performers", type=int, default=3)
     ap.add_argument("--steps", type=int, default=RefineConfig().steps)
+    ap.add_argument("--lr", type=float, default=RefineConfig().lr)
     ap.add_argument("--mode", choices=("full", "gain"), default=RefineConfig().mode)
     ap.add_argument("--refine-maps", type=Path, default=None,
                     help="maps the refinement also draws lightings from (--estimator.maps; not the held-out ones)")
@@ -85,7 +86,7 @@ def main() -> None:
     metas = {}
     for p in range(a.performers):
         seed = HELD_OUT[p]
-        path, metas[seed] = refined(seed, a.work, RefineConfig(mode=a.mode, steps=a.steps, maps=a.refine_maps))
+        path, metas[seed] = refined(seed, a.work, RefineConfig(mode=a.mode, steps=a.steps, lr=a.lr, maps=a.refine_maps))
         olat = torch.from_numpy(data["olat"][p].astype(np.float32))
         alpha = data["alpha"][p].astype(np.float32)
         from nervp.composite.background import env_view
@@ -115,6 +116,7 @@ def main() -> None:
     results["refinement"] = metas
     results["refine_maps"] = str(a.refine_maps) if a.refine_maps else None
     results["mode"] = a.mode
+    results["lr"] = a.lr
     method = (f"Held-out performers (seeds {list(HELD_OUT[: a.performers])}): estimator refined on a 128^2, 30-frame dataset of the performer "
               "(training frames 0-0.92 s), beside the shipped estimator and the order-2 SH baseline, tested on its 256^2 OLAT set at t=1.3 s under 11 held-out real maps "
               "(scripts/fetch_eval_maps.sh) at yaw 0/135; photo and scores as in eval_estimate.py "

@@ -184,7 +184,7 @@ def estimate_light(plate: Plate, cfg: EstimateConfig = EstimateConfig(), dome: D
         net, meta = load_net(path)
         sh = learned_sh(net, plate, landmarks)
         model = {"name": "generic" if path == WEIGHTS else Path(path).stem, "order": net.cfg.order,
-                 "train": {k: meta[k] for k in ("seed", "steps", "performers") if k in meta}}
+                 "train": {k: meta[k] for k in ("seed", "steps", "performers", "mode", "dataset") if k in meta}}
     sh = smooth(sh, plate.fps, cfg.smooth_s)
     w = np.stack([sh_to_weights(s, dome, cal) for s in sh])
     direction, ambient = summarise(w.astype(np.float64), dome, cal)
