@@ -115,7 +115,7 @@ def refine(ds, cfg: RefineConfig = RefineConfig(), n_train: int | None = None, l
     from nervp.estimate.lightbank import bank, load_maps
     from nervp.estimate.model import load_net
     from nervp.estimate.sh import led_matrix
-    from nervp.estimate.train_builtin import Samples, gram, losses, make_samples
+    from nervp.estimate.train_builtin import Samples, adam_step, gram, make_samples
     from nervp.relight.weights import led_calibration
 
     cfg.validate()
@@ -146,17 +146,8 @@ def refine(ds, cfg: RefineConfig = RefineConfig(), n_train: int | None = None, l
     rng = np.random.default_rng(cfg.seed + 4)
     run_rel = 0.0
     for step in range(1, (cfg.steps if cfg.mode == "full" else 0) + 1):
-        b = rng.integers(cfg.samples, size=cfg.batch)
-        x = torch.from_numpy(data.photos[b].astype(np.float32)).permute(0, 3, 1, 2)
-        rel, d = losses(net, x, torch.from_numpy(data.sets[b]), torch.from_numpy(data.weights[b]),
-                        grams, Y, scale, pinv1)
-        loss = rel + 0.1 * d
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        run_rel = float(rel.detach()) if step == 1 else 0.95 * run_rel + 0.05 * float(rel.detach())
+        rel, _ = adam_step(net, opt, sched, data, rng.integers(cfg.samples, size=cfg.batch), *fixed)
+        run_rel = rel if step == 1 else 0.95 * run_rel + 0.05 * rel
         if step % 100 == 0 or step == cfg.steps:
             log(f"estimator step {step}/{cfg.steps}: relit error {run_rel:.4f}")
     meta = {"mode": cfg.mode, "seed": cfg.seed, "steps": cfg.steps if cfg.mode == "full" else 0, "frames": cs.n, "samples": cfg.samples,

@@ -112,6 +112,20 @@ def losses(net: LightNet, x, idx, w_true, grams: torch.Tensor, Y: torch.Tensor, 
     return (err / ref).mean(), dd.mean()
 
 
+def adam_step(net: LightNet, opt, sched, data: Samples, b: np.ndarray, grams, Y, scale, pinv1) -> tuple[float, float]:
+    """One optimisation step on the photographs `b` of `data` (relit-image error + 0.1 x the
+    direction error, gradient norm clipped at 1); returns the two errors."""
+    x = torch.from_numpy(data.photos[b].astype(np.float32)).permute(0, 3, 1, 2)
+    rel, d = losses(net, x, torch.from_numpy(data.sets[b]), torch.from_numpy(data.weights[b]), grams, Y, scale, pinv1)
+    loss = rel + 0.1 * d
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    return float(rel.detach()), float(d.detach())
+
+
 def _cached(path: Path, make) -> dict:
     """The arrays saved at `path`, made by `make()` and saved first when absent."""
     if path.is_file():
@@ -158,18 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(a.seed + 4)
     run_rel = run_dir = 0.0
     for step in range(1, a.steps + 1):
-        b = rng.integers(a.samples, size=a.batch)
-        x = torch.from_numpy(data.photos[b].astype(np.float32)).permute(0, 3, 1, 2)
-        rel, d = losses(net, x, torch.from_numpy(data.sets[b]), torch.from_numpy(data.weights[b]),
-                        grams, Y, scale, pinv1)
-        loss = rel + 0.1 * d
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        run_rel = 0.98 * run_rel + 0.02 * float(rel.detach())
-        run_dir = 0.98 * run_dir + 0.02 * float(d.detach())
+        rel, d = adam_step(net, opt, sched, data, rng.integers(a.samples, size=a.batch), grams, Y, scale, pinv1)
+        run_rel = 0.98 * run_rel + 0.02 * rel
+        run_dir = 0.98 * run_dir + 0.02 * d
         if step % 100 == 0:
             print(f"step {step}: relit error {run_rel:.4f} ({-10 * math.log10(max(run_rel, 1e-12)):.1f} dB rel), "
                   f"direction {run_dir:.4f}, {time.perf_counter() - t0:.0f} s", flush=True)
