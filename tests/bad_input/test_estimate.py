@@ -110,6 +110,8 @@ def test_relight_light_from_no_face(capsys, tmp_path, tiny_olat):
 
 
 def test_relight_run_without_estimator(capsys, tmp_path, tiny_olat, tiny_run, stage_portrait):
+    """`relight --light-from PHOTO --run RUN` where RUN was trained without --estimator: one line
+    naming the run and `nervp train ... --estimator`, no video."""
     photo, _ = stage_portrait
     out = tmp_path / "r.mp4"
     refused(capsys, ["relight", tiny_olat, out, "--light-from", photo, "--run", tiny_run],
@@ -117,6 +119,7 @@ def test_relight_run_without_estimator(capsys, tmp_path, tiny_olat, tiny_run, st
 
 
 def test_relight_run_without_light_from(capsys, tmp_path, tiny_olat, tiny_run):
+    """`relight --run RUN` without --light-from (the run only names an estimator): one line."""
     out = tmp_path / "r.mp4"
     refused(capsys, ["relight", tiny_olat, out, "--run", tiny_run], inputs=[tiny_olat, tiny_run], outputs=[out],
             match="--light-from")
