@@ -70,7 +70,10 @@ class Train:
                           "its final weights and metrics are kept")
         console.print(f"run {self.run_dir}: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
         if self.estimator:
-            self.train_estimator()
+            if (self.run_dir / "model.safetensors").exists():
+                self.train_estimator()
+            else:
+                console.print("the estimator is trained once the run is finished: run the same command again")
 
     def train_estimator(self) -> None:
         """RUN/estimator.safetensors (`nervp.estimate.refine`), unless the run has one; the main
