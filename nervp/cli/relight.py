@@ -37,11 +37,11 @@ class Relight:
         from nervp.store.outputs import claim, existing_files
 
         s = self.settings
+        if self.estimator_run is not None and self.light_from is None:
+            raise ConfigError(f"--run {self.estimator_run} names the estimator for --light-from; give --light-from PHOTO too")
         inputs = [self.source, *existing_files([s.light, s.background, self.light_from, self.estimator_run])]
         spec = output_spec(self.out, s.overwrite, s.strip, inputs)
         with claim(spec.outputs(s.strip), s.overwrite, inputs, "relight"):
-            if self.estimator_run is not None and self.light_from is None:
-                raise ConfigError(f"--run {self.estimator_run} names the estimator for --light-from; give --light-from PHOTO too")
             given = None if self.light_from is None else estimated_lighting(self.source, self.light_from,
                                                                           self.estimator_run)
             run_relight(self.source, self.out, s, given)

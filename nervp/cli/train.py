@@ -93,14 +93,12 @@ class Train:
         with progress_bar("steps") as bar:
             task = bar.add_task("estimator", total=self.estimator_cfg.steps)
 
-            def log(msg: str) -> None:
-                if msg.startswith("estimator step "):
-                    bar.update(task, completed=int(msg.split()[2].split("/")[0]),
-                               description=f"estimator error {float(msg.rsplit(' ', 1)[1]):.4f}")
+            def on_step(step: int, error: float) -> None:
+                bar.update(task, completed=step, description=f"estimator error {error:.4f}")
 
             ds = load_olat(self.dataset)
             n_train = len(split_frames(ds.n_frames, self.cfg.val_fraction)[0]) if ds.n_frames > 1 else 1
-            net, meta = refine(ds, self.estimator_cfg, n_train, log)
+            net, meta = refine(ds, self.estimator_cfg, n_train, on_step=on_step)
         save_estimator(net, self.run_dir / ESTIMATOR, meta)
         console.print(f"wrote {self.run_dir / ESTIMATOR}: relit-image error on the target's photographs "
                       f"{meta['relit_error_shipped']:.4f} (shipped estimator) -> {meta['relit_error_refined']:.4f}")

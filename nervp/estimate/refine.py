@@ -84,7 +84,7 @@ def frame_landmarks(full_lit: np.ndarray, stored: np.ndarray | None, tracker) ->
     return None
 
 
-def target_crops(ds, cfg: RefineConfig, n_train: int | None = None, on_frame=None) -> CropSet:
+def target_crops(ds, cfg: RefineConfig, n_train: int | None = None) -> CropSet:
     """Face crops (`crop.STORE`²) of the OLAT sets of up to `cfg.frames` of the first `n_train`
     frames of `ds` (all when None)."""
     from nervp.parse.track import FaceTracker, TrackConfig
@@ -101,17 +101,16 @@ def target_crops(ds, cfg: RefineConfig, n_train: int | None = None, on_frame=Non
                 olat.append(np.stack([C.crop(im, box) for im in f.olat]).astype(np.float16))
                 a = np.ones(f.full_lit.shape[:2], np.float32) if f.alpha is None else f.alpha.astype(np.float32)
                 alpha.append(C.crop(a[..., None], box)[..., 0].astype(np.float16))
-            if on_frame is not None:
-                on_frame(len(olat))
     if not olat:
         raise NervpError(f"{ds.path}: no face found in any of its {len(pick)} training frames' full-lit images; "
                          "the estimator can only be trained on a dataset that shows a face")
     return CropSet(np.stack(olat), np.stack(alpha), np.zeros(len(olat), np.int64))
 
 
-def refine(ds, cfg: RefineConfig = RefineConfig(), n_train: int | None = None, log=None):
+def refine(ds, cfg: RefineConfig = RefineConfig(), n_train: int | None = None, log=None, on_step=None):
     """(LightNet trained on the target of dataset `ds`, metadata), from its first `n_train`
-    frames (all when None; `nervp train` gives its training frames); see the module docstring."""
+    frames (all when None; `nervp train` gives its training frames); see the module docstring.
+    `log(text)` gets progress lines, `on_step(step, running relit error)` every step."""
     from nervp.estimate.lightbank import bank, load_maps
     from nervp.estimate.model import load_net
     from nervp.estimate.sh import led_matrix
@@ -148,6 +147,8 @@ def refine(ds, cfg: RefineConfig = RefineConfig(), n_train: int | None = None, l
     for step in range(1, (cfg.steps if cfg.mode == "full" else 0) + 1):
         rel, _ = adam_step(net, opt, sched, data, rng.integers(cfg.samples, size=cfg.batch), *fixed)
         run_rel = rel if step == 1 else 0.95 * run_rel + 0.05 * rel
+        if on_step is not None:
+            on_step(step, run_rel)
         if step % 100 == 0 or step == cfg.steps:
             log(f"estimator step {step}/{cfg.steps}: relit error {run_rel:.4f}")
     meta = {"mode": cfg.mode, "seed": cfg.seed, "steps": cfg.steps if cfg.mode == "full" else 0, "frames": cs.n, "samples": cfg.samples,

@@ -89,9 +89,10 @@ def test_train_estimator_flag_and_its_use(tmp_path, tiny_olat, stage_portrait):
 
 
 def test_gain_mode_fits_the_best_rgb_gain(tiny_olat):
-    """mode=gain keeps the shipped network and scales its output per channel: the fitted gain is
-    the least-squares optimum, so the error on the photographs cannot rise, and the scaled
-    network equals gain times the shipped one's output."""
+    """mode=gain keeps the shipped network and scales its output per channel, so the scaled
+    network equals gain times the shipped one's output. The gain is the least-squares optimum
+    for the mirror-symmetrised estimate; the recorded error is of one network pass (as training
+    measures it), so it is not bound to fall, but measured 0.264 -> 0.160 here: no rise allowed."""
     from nervp.estimate.model import load_net, predict
     from nervp.store.olat import load_olat
 
